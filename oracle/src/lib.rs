@@ -1,0 +1,4 @@
+//! oracle
+pub mod density;
+pub mod geometry;
+pub mod reward_units;
