@@ -15,11 +15,10 @@
 //!
 //! # Determinism
 //!
-//! Helium evaluates `n` against a map in which some neighbours are already clipped and others
-//! not, depending on hash order. Because `limit ≥ target` whenever `max ≥ target` (true for
-//! every real parameter set, enforced by [`DensityParams::validate`]), clipping never moves a
-//! count across the `≥ target` threshold, so we evaluate `n` on the pre-clip sums and the
-//! result is independent of iteration order.
+//! Helium evaluates `n` on a map where some neighbours are already clipped and others not
+//! (hash order). As `limit ≥ target` when `max ≥ target` (all real parameter sets; see
+//! [`DensityParams::validate`]), clipping never moves a count across the `≥ target`
+//! threshold, so we evaluate `n` on the pre-clip sums: the result is order-independent.
 //!
 //! The scale is kept as an exact fraction of `u128`s (reduced by their gcd after each
 //! factor) and rounded to 1e-4 with round-half-to-even, like `rust_decimal`'s `round_dp`.
@@ -47,15 +46,6 @@ pub struct ResolutionLimits {
 }
 
 impl ResolutionLimits {
-    const fn new(res: u8, neighbours: u32, target: u64, max: u64) -> Self {
-        Self {
-            res,
-            neighbours,
-            target,
-            max,
-        }
-    }
-
     /// `min(max, target × max(occupied − N + 1, 1))`.
     fn limit(&self, occupied: u32) -> u64 {
         let steps = u64::from(occupied.saturating_sub(self.neighbours)) + 1;
@@ -124,7 +114,12 @@ impl DensityParams {
     fn from_table(rows: &[(u8, u32, u64, u64)]) -> Self {
         let resolutions = rows
             .iter()
-            .map(|&(res, n, target, max)| ResolutionLimits::new(res, n, target, max))
+            .map(|&(res, neighbours, target, max)| ResolutionLimits {
+                res,
+                neighbours,
+                target,
+                max,
+            })
             .collect();
         Self { resolutions }
     }
@@ -162,7 +157,7 @@ impl DensityParams {
                 order.push((res, limits));
             }
         }
-        order.sort_by(|a, b| b.0.cmp(&a.0));
+        order.sort_by_key(|(res, _)| std::cmp::Reverse(*res));
         order
     }
 }
@@ -181,7 +176,7 @@ impl FromStr for DensityParams {
 }
 
 /// Unclipped and clipped hotspot counts of one hex.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HexCount {
     /// Sum of the clipped counts of its children (raw hotspot count at res 11).
     pub unclipped: u64,
@@ -205,10 +200,7 @@ impl HexDensityMap {
         let mut counts: HashMap<CellIndex, HexCount> = HashMap::new();
         for cell in active_cells {
             if let Some(parent) = cell.parent(COUNT_RESOLUTION) {
-                let count = counts.entry(parent).or_insert(HexCount {
-                    unclipped: 0,
-                    clipped: 0,
-                });
+                let count = counts.entry(parent).or_default();
                 count.unclipped += 1;
                 count.clipped += 1;
             }
@@ -325,7 +317,8 @@ mod tests {
     }
 
     fn res12_centre(hex: CellIndex) -> CellIndex {
-        hex.center_child(Resolution::Twelve).expect("res-12 centre child")
+        hex.center_child(Resolution::Twelve)
+            .expect("res-12 centre child")
     }
 
     /// Two hotspots in different res-9 children of `res8()` plus one in each of `neighbours`
@@ -340,7 +333,7 @@ mod tests {
     #[test]
     fn limit_rises_one_target_per_extra_neighbour_up_to_max() {
         let res7 = &DensityParams::hip104().resolutions[3];
-        assert_eq!((res7.res, res7.neighbours, res7.target, res7.max), (7, 4, 5, 10));
+        assert_eq!((res7.res, res7.neighbours, res7.max), (7, 4, 10));
         assert_eq!(res7.limit(0), 5);
         assert_eq!(res7.limit(4), 5); // just not rising
         assert_eq!(res7.limit(5), 10); // just rising
@@ -364,13 +357,21 @@ mod tests {
         assert_eq!(DensityParams::hip17().validate(), Ok(()));
         assert_eq!(DensityParams::hip104().validate(), Ok(()));
         let mut params = DensityParams::hip104();
-        params.resolutions.push(ResolutionLimits::new(11, 2, 1, 1));
+        let mut res11 = params.resolutions[6].clone();
+        res11.res = 11;
+        params.resolutions.push(res11);
         assert_eq!(params.validate(), Err(DensityError::InvalidResolution(11)));
         params.resolutions[7].res = 10;
-        assert_eq!(params.validate(), Err(DensityError::DuplicateResolution(10)));
+        assert_eq!(
+            params.validate(),
+            Err(DensityError::DuplicateResolution(10))
+        );
         params.resolutions.pop();
         params.resolutions[0].max = 499; // just below target 500
-        assert!(matches!(params.validate(), Err(DensityError::InvalidLimits { res: 4, .. })));
+        assert!(matches!(
+            params.validate(),
+            Err(DensityError::InvalidLimits { res: 4, .. })
+        ));
     }
 
     #[test]
@@ -378,7 +379,9 @@ mod tests {
         let cell = res12_centre(res8());
         let map = HexDensityMap::new([cell], &DensityParams::hip104());
         assert_eq!(map.scale_e4(cell), Some(10_000));
-        let sibling = cell.parent(COUNT_RESOLUTION).and_then(|p| p.children(Resolution::Twelve).last());
+        let sibling = cell
+            .parent(COUNT_RESOLUTION)
+            .and_then(|p| p.children(Resolution::Twelve).last());
         assert_eq!(map.scale_e4(sibling.expect("sibling")), Some(10_000));
     }
 
@@ -396,8 +399,8 @@ mod tests {
         let map = HexDensityMap::new([cell; 3], &DensityParams::hip17());
         assert_eq!(map.scale_e4(cell), Some(3_333));
         let res10 = cell.parent(Resolution::Ten).expect("res 10 parent");
-        let count = map.hex_count(res10);
-        assert_eq!(count, Some(HexCount { unclipped: 3, clipped: 1 }));
+        let count = map.hex_count(res10).map(|c| (c.unclipped, c.clipped));
+        assert_eq!(count, Some((3, 1)));
     }
 
     #[test]

@@ -124,7 +124,9 @@ mod tests {
 
     #[test]
     fn cell_distance_rejects_parent_finer_than_cell() {
-        let res11 = cell(EALING).parent(Resolution::Eleven).expect("res 11 parent");
+        let res11 = cell(EALING)
+            .parent(Resolution::Eleven)
+            .expect("res 11 parent");
         let err = cell_distance(res11, cell(FINSBURY_PARK), Resolution::Twelve);
         assert_eq!(
             err,
@@ -156,7 +158,10 @@ mod tests {
     fn max_rssi_truncates_gains_to_whole_db() {
         let base = max_rssi_dbm(27.0, 0, 0, 904_500_000, 1_000.0);
         assert_eq!(max_rssi_dbm(27.0, 89, 9, 904_500_000, 1_000.0), base + 8.0);
-        assert_eq!(max_rssi_dbm(27.0, -9, -19, 904_500_000, 1_000.0), base - 1.0);
+        assert_eq!(
+            max_rssi_dbm(27.0, -9, -19, 904_500_000, 1_000.0),
+            base - 1.0
+        );
     }
 
     #[test]

@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn beaconer_units_approach_but_never_exceed_cap() {
-        assert_eq!(beaconer_units_e4(40), 20_000); // 2 - 0.8^36 rounds to 2.0000
+        assert_eq!(beaconer_units_e4(48), 19_999); // 2 - 0.8^44 = 1.99994...
+        assert_eq!(beaconer_units_e4(49), 20_000); // 2 - 0.8^45 = 1.99995... rounds to 2
         assert_eq!(beaconer_units_e4(u32::MAX), 20_000);
         let low_cap = RewardUnitParams {
             unit_cap_e4: 15_000,

@@ -59,14 +59,21 @@ fn check(params: &DensityParams, expected: impl Fn(&ExpectedRow) -> &str) {
     for row in &rows {
         let cell = CellIndex::try_from(row.h3_index_u64).expect("valid H3 cell");
         assert_eq!(cell.to_string(), row.h3_index_hex);
-        assert_eq!(cells.iter().filter(|c| **c == cell).count(), row.hotspots_in_hex);
+        assert_eq!(
+            cells.iter().filter(|c| **c == cell).count(),
+            row.hotspots_in_hex
+        );
         let want = parse_e4(expected(row));
         let got = map.scale_e4(cell);
         if got != Some(want) {
             mismatches.push(format!("{cell}: got {got:?}, want {want}"));
         }
     }
-    assert!(mismatches.is_empty(), "mismatches:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "mismatches:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]

@@ -41,7 +41,9 @@ pub struct PublicKey([u8; PUBLIC_KEY_LEN]);
 impl PublicKey {
     /// Parses 32 raw bytes; does not check that they are a valid curve point.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
-        let arr: [u8; PUBLIC_KEY_LEN] = bytes.try_into().map_err(|_| KeyError::Length(bytes.len()))?;
+        let arr: [u8; PUBLIC_KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| KeyError::Length(bytes.len()))?;
         Ok(Self(arr))
     }
 
@@ -148,7 +150,10 @@ impl Keypair {
 
     /// Parses Solana CLI JSON and checks that the public half matches the secret.
     pub fn from_json(text: &str, path: &str) -> Result<Self, KeyError> {
-        let format = |reason: String| KeyError::Format { path: path.to_string(), reason };
+        let format = |reason: String| KeyError::Format {
+            path: path.to_string(),
+            reason,
+        };
         let bytes: Vec<u8> = serde_json::from_str(text)
             .map_err(|e| format(format!("expected a JSON array of 64 bytes: {e}")))?;
         if bytes.len() != 64 {
@@ -158,7 +163,9 @@ impl Keypair {
         seed.copy_from_slice(&bytes[..32]);
         let key = Self::from_seed(seed);
         if key.public().as_bytes()[..] != bytes[32..] {
-            return Err(format("public key does not match the secret key".to_string()));
+            return Err(format(
+                "public key does not match the secret key".to_string(),
+            ));
         }
         Ok(key)
     }
@@ -166,7 +173,10 @@ impl Keypair {
     /// Reads a key file.
     pub fn read_file(path: &Path) -> Result<Self, KeyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: shown.clone(),
+            source,
+        })?;
         Self::from_json(&text, &shown)
     }
 
@@ -174,7 +184,10 @@ impl Keypair {
     pub fn write_new_file(&self, path: &Path) -> Result<(), KeyError> {
         use std::io::Write;
         let shown = path.display().to_string();
-        let io = |source| KeyError::Io { path: shown.clone(), source };
+        let io = |source| KeyError::Io {
+            path: shown.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -211,7 +224,10 @@ mod tests {
         let mut tampered: Vec<u8> = serde_json::from_str(&json).expect("json");
         tampered[40] ^= 1;
         let text = serde_json::to_string(&tampered).expect("json");
-        assert!(matches!(Keypair::from_json(&text, "mem"), Err(KeyError::Format { .. })));
+        assert!(matches!(
+            Keypair::from_json(&text, "mem"),
+            Err(KeyError::Format { .. })
+        ));
         assert!(Keypair::from_json("[1,2,3]", "mem").is_err());
         assert!(Keypair::from_json("not json", "mem").is_err());
     }
@@ -222,7 +238,10 @@ mod tests {
         let text = key.to_string();
         assert_eq!(text.parse::<PublicKey>().expect("parse"), key);
         assert!("0OIl".parse::<PublicKey>().is_err());
-        assert!(matches!("3yZe7d".parse::<PublicKey>(), Err(KeyError::Length(_))));
+        assert!(matches!(
+            "3yZe7d".parse::<PublicKey>(),
+            Err(KeyError::Length(_))
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`datarate`]: spreading factor / bandwidth helpers for [`proto::DataRate`].
 
 pub mod beacon;
+pub mod clock;
 pub mod datarate;
 pub mod keys;
 pub mod region;

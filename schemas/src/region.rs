@@ -127,7 +127,11 @@ pub struct ChannelPlan {
 impl ChannelPlan {
     /// The highest max EIRP of any channel, dBm x 10.
     pub fn max_eirp_ddbm(&self) -> i32 {
-        self.channels.iter().map(|c| c.max_eirp_ddbm).max().unwrap_or(0)
+        self.channels
+            .iter()
+            .map(|c| c.max_eirp_ddbm)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -138,7 +142,8 @@ pub fn channel_plan(region: Region) -> Result<&'static ChannelPlan, RegionError>
         Region::ALL
             .iter()
             .map(|r| {
-                let plan: ChannelPlan = serde_json::from_str(r.plan_json()).map_err(|e| e.to_string())?;
+                let plan: ChannelPlan =
+                    serde_json::from_str(r.plan_json()).map_err(|e| e.to_string())?;
                 if plan.channels.is_empty() {
                     return Err("no channels".to_string());
                 }
@@ -147,28 +152,78 @@ pub fn channel_plan(region: Region) -> Result<&'static ChannelPlan, RegionError>
             .collect()
     });
     let index = Region::ALL.iter().position(|r| *r == region).unwrap_or(0);
-    plans[index].as_ref().map_err(|e| RegionError::BadPlan(region.name(), e.clone()))
+    plans[index]
+        .as_ref()
+        .map_err(|e| RegionError::BadPlan(region.name(), e.clone()))
 }
 
 /// Region map files, in priority order: where two regions list the same cell at the same
 /// resolution, the earlier one wins. (`Unknown` lists places with no region; it is last.)
 const MAPS: &[(Option<Region>, &[u8])] = &[
-    (Some(Region::Us915), include_bytes!("../data/regions/serialized/US915.res7.h3idx")),
-    (Some(Region::Eu868), include_bytes!("../data/regions/serialized/EU868.res7.h3idx")),
-    (Some(Region::Eu433), include_bytes!("../data/regions/serialized/EU433.res7.h3idx")),
-    (Some(Region::Cn470), include_bytes!("../data/regions/serialized/CN470.res7.h3idx")),
-    (Some(Region::Au915), include_bytes!("../data/regions/serialized/AU915.res7.h3idx")),
-    (Some(Region::Au915Sb1), include_bytes!("../data/regions/serialized/AU915-SB1.res7.h3idx")),
-    (Some(Region::As923_1), include_bytes!("../data/regions/serialized/AS923-1.res7.h3idx")),
-    (Some(Region::As923_1b), include_bytes!("../data/regions/serialized/AS923-1B.res7.h3idx")),
-    (Some(Region::As923_1c), include_bytes!("../data/regions/serialized/AS923-1C.res7.h3idx")),
-    (Some(Region::As923_2), include_bytes!("../data/regions/serialized/AS923-2.res7.h3idx")),
-    (Some(Region::As923_3), include_bytes!("../data/regions/serialized/AS923-3.res7.h3idx")),
-    (Some(Region::As923_4), include_bytes!("../data/regions/serialized/AS923-4.res7.h3idx")),
-    (Some(Region::Kr920), include_bytes!("../data/regions/serialized/KR920.res7.h3idx")),
-    (Some(Region::In865), include_bytes!("../data/regions/serialized/IN865.res7.h3idx")),
-    (Some(Region::Ru864), include_bytes!("../data/regions/serialized/RU864.res7.h3idx")),
-    (None, include_bytes!("../data/regions/serialized/Unknown.res7.h3idx")),
+    (
+        Some(Region::Us915),
+        include_bytes!("../data/regions/serialized/US915.res7.h3idx"),
+    ),
+    (
+        Some(Region::Eu868),
+        include_bytes!("../data/regions/serialized/EU868.res7.h3idx"),
+    ),
+    (
+        Some(Region::Eu433),
+        include_bytes!("../data/regions/serialized/EU433.res7.h3idx"),
+    ),
+    (
+        Some(Region::Cn470),
+        include_bytes!("../data/regions/serialized/CN470.res7.h3idx"),
+    ),
+    (
+        Some(Region::Au915),
+        include_bytes!("../data/regions/serialized/AU915.res7.h3idx"),
+    ),
+    (
+        Some(Region::Au915Sb1),
+        include_bytes!("../data/regions/serialized/AU915-SB1.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_1),
+        include_bytes!("../data/regions/serialized/AS923-1.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_1b),
+        include_bytes!("../data/regions/serialized/AS923-1B.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_1c),
+        include_bytes!("../data/regions/serialized/AS923-1C.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_2),
+        include_bytes!("../data/regions/serialized/AS923-2.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_3),
+        include_bytes!("../data/regions/serialized/AS923-3.res7.h3idx"),
+    ),
+    (
+        Some(Region::As923_4),
+        include_bytes!("../data/regions/serialized/AS923-4.res7.h3idx"),
+    ),
+    (
+        Some(Region::Kr920),
+        include_bytes!("../data/regions/serialized/KR920.res7.h3idx"),
+    ),
+    (
+        Some(Region::In865),
+        include_bytes!("../data/regions/serialized/IN865.res7.h3idx"),
+    ),
+    (
+        Some(Region::Ru864),
+        include_bytes!("../data/regions/serialized/RU864.res7.h3idx"),
+    ),
+    (
+        None,
+        include_bytes!("../data/regions/serialized/Unknown.res7.h3idx"),
+    ),
 ];
 
 /// Sorted `(cell, region)` pairs of every map, one entry per cell.
@@ -177,11 +232,17 @@ fn region_index() -> &'static [(u64, Option<Region>)] {
     INDEX.get_or_init(|| {
         let mut all: Vec<(u64, usize)> = Vec::new();
         for (priority, (_, bytes)) in MAPS.iter().enumerate() {
-            all.extend(bytes.chunks_exact(8).map(|c| (u64::from_le_bytes(c.try_into().unwrap_or([0; 8])), priority)));
+            all.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| (u64::from_le_bytes(c.try_into().unwrap_or([0; 8])), priority)),
+            );
         }
         all.sort_unstable();
         all.dedup_by_key(|(cell, _)| *cell);
-        all.into_iter().map(|(cell, priority)| (cell, MAPS[priority].0)).collect()
+        all.into_iter()
+            .map(|(cell, priority)| (cell, MAPS[priority].0))
+            .collect()
     })
 }
 
@@ -193,7 +254,10 @@ pub fn region_of(cell: CellIndex) -> Option<Region> {
     (0..=finest).rev().find_map(|res| {
         let ancestor = cell.parent(Resolution::try_from(res).ok()?)?;
         let key = u64::from(ancestor);
-        index.binary_search_by_key(&key, |(c, _)| *c).ok().map(|i| index[i].1)
+        index
+            .binary_search_by_key(&key, |(c, _)| *c)
+            .ok()
+            .map(|i| index[i].1)
     })?
 }
 
@@ -203,17 +267,32 @@ mod tests {
     use h3o::LatLng;
 
     fn cell(lat: f64, lng: f64) -> CellIndex {
-        LatLng::new(lat, lng).expect("coords").to_cell(Resolution::Twelve)
+        LatLng::new(lat, lng)
+            .expect("coords")
+            .to_cell(Resolution::Twelve)
     }
 
     #[test]
     fn every_embedded_plan_parses() {
         for region in Region::ALL {
             let plan = channel_plan(*region).expect("plan");
-            assert!(plan.channels.iter().all(|c| c.bandwidth_hz == 125_000 && c.frequency_hz > 40_000_000));
-            assert!(plan.channels[0].spreading.tagged_spreading.iter().all(|t| t.sf().is_some()));
+            assert!(
+                plan.channels
+                    .iter()
+                    .all(|c| c.bandwidth_hz == 125_000 && c.frequency_hz > 40_000_000)
+            );
+            assert!(
+                plan.channels[0]
+                    .spreading
+                    .tagged_spreading
+                    .iter()
+                    .all(|t| t.sf().is_some())
+            );
         }
-        assert_eq!(channel_plan(Region::Us915).expect("plan").max_eirp_ddbm(), 360);
+        assert_eq!(
+            channel_plan(Region::Us915).expect("plan").max_eirp_ddbm(),
+            360
+        );
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub trait SingleSigned: Signable {
 
     /// Verifies the signature against the signer field; returns the signer.
     fn verify(&self) -> Result<PublicKey, SignError> {
-        let signer = PublicKey::from_slice(self.signer()).map_err(|_| SignError::BadKey(self.signer().len()))?;
+        let signer = PublicKey::from_slice(self.signer())
+            .map_err(|_| SignError::BadKey(self.signer().len()))?;
         verify_signature(&signer, self.signature(), &signing_bytes(self))?;
         Ok(signer)
     }
@@ -70,12 +71,18 @@ pub fn signing_bytes<M: Signable>(message: &M) -> Vec<u8> {
 }
 
 /// Verifies `signature` by `signer` over `bytes`.
-pub fn verify_signature(signer: &PublicKey, signature: &[u8], bytes: &[u8]) -> Result<(), SignError> {
+pub fn verify_signature(
+    signer: &PublicKey,
+    signature: &[u8],
+    bytes: &[u8],
+) -> Result<(), SignError> {
     let key = signer.verifying_key().map_err(|e| match e {
         KeyError::InvalidPoint => SignError::BadKey(32),
         _ => SignError::BadKey(0),
     })?;
-    let sig: [u8; SIGNATURE_LEN] = signature.try_into().map_err(|_| SignError::BadLength(signature.len()))?;
+    let sig: [u8; SIGNATURE_LEN] = signature
+        .try_into()
+        .map_err(|_| SignError::BadLength(signature.len()))?;
     key.verify_strict(bytes, &Signature::from_bytes(&sig))
         .map_err(|_| SignError::Mismatch)
 }
@@ -112,7 +119,11 @@ macro_rules! single_signed {
 }
 
 single_signed!(BeaconReport, "coverage-proof/v1/BeaconReport", hotspot_key);
-single_signed!(WitnessReport, "coverage-proof/v1/WitnessReport", hotspot_key);
+single_signed!(
+    WitnessReport,
+    "coverage-proof/v1/WitnessReport",
+    hotspot_key
+);
 single_signed!(Entropy, "coverage-proof/v1/Entropy", oracle_key);
 single_signed!(MediumHello, "coverage-proof/v1/MediumHello", hotspot_key);
 
@@ -135,7 +146,14 @@ pub enum AssertionSignError {
 
 impl LocationAssertion {
     /// An assertion with both keys set and signed by both.
-    pub fn new_signed(hotspot: &Keypair, owner: &Keypair, location: u64, gain_ddbi: i32, elevation_m: i32, timestamp_ms: u64) -> Self {
+    pub fn new_signed(
+        hotspot: &Keypair,
+        owner: &Keypair,
+        location: u64,
+        gain_ddbi: i32,
+        elevation_m: i32,
+        timestamp_ms: u64,
+    ) -> Self {
         let mut assertion = Self {
             hotspot_key: hotspot.public().to_vec(),
             owner_key: owner.public().to_vec(),
@@ -169,8 +187,10 @@ impl LocationAssertion {
             verify_signature(&key, sig, &bytes)?;
             Ok(key)
         };
-        let hotspot = check(&self.hotspot_key, &self.hotspot_signature).map_err(AssertionSignError::Hotspot)?;
-        let owner = check(&self.owner_key, &self.owner_signature).map_err(AssertionSignError::Owner)?;
+        let hotspot = check(&self.hotspot_key, &self.hotspot_signature)
+            .map_err(AssertionSignError::Hotspot)?;
+        let owner =
+            check(&self.owner_key, &self.owner_signature).map_err(AssertionSignError::Owner)?;
         Ok((hotspot, owner))
     }
 }
@@ -180,7 +200,14 @@ mod tests {
     use super::*;
 
     fn witness() -> WitnessReport {
-        WitnessReport { data: vec![1; 51], timestamp_ms: 5, signal_ddbm: -1000, snr_ddb: 55, frequency_hz: 904_100_000, ..Default::default() }
+        WitnessReport {
+            data: vec![1; 51],
+            timestamp_ms: 5,
+            signal_ddbm: -1000,
+            snr_ddb: 55,
+            frequency_hz: 904_100_000,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -209,7 +236,11 @@ mod tests {
         let mut w = WitnessReport::default();
         w.sign_with(&key);
         // A beacon report with the same (empty) content and the witness's signature must fail.
-        let b = BeaconReport { hotspot_key: w.hotspot_key.clone(), signature: w.signature.clone(), ..Default::default() };
+        let b = BeaconReport {
+            hotspot_key: w.hotspot_key.clone(),
+            signature: w.signature.clone(),
+            ..Default::default()
+        };
         assert_eq!(b.verify(), Err(SignError::Mismatch));
     }
 
@@ -217,7 +248,13 @@ mod tests {
     fn assertion_needs_both_signatures() {
         let hotspot = Keypair::from_seed([4; 32]);
         let owner = Keypair::from_seed([5; 32]);
-        let mut a = LocationAssertion { location: 0x8c2a1072b59a5ff, gain_ddbi: 30, elevation_m: 5, timestamp_ms: 1, ..Default::default() };
+        let mut a = LocationAssertion {
+            location: 0x8c2a1072b59a5ff,
+            gain_ddbi: 30,
+            elevation_m: 5,
+            timestamp_ms: 1,
+            ..Default::default()
+        };
         a.hotspot_key = hotspot.public().to_vec();
         a.owner_key = owner.public().to_vec();
         a.sign_as_hotspot(&hotspot);
@@ -225,10 +262,16 @@ mod tests {
         assert_eq!(a.verify(), Ok((hotspot.public(), owner.public())));
         let mut forged = a.clone();
         forged.owner_signature = hotspot.sign(&signing_bytes(&forged)).to_vec();
-        assert!(matches!(forged.verify(), Err(AssertionSignError::Owner(SignError::Mismatch))));
+        assert!(matches!(
+            forged.verify(),
+            Err(AssertionSignError::Owner(SignError::Mismatch))
+        ));
         let mut moved = a;
         moved.location += 1;
-        assert!(matches!(moved.verify(), Err(AssertionSignError::Hotspot(SignError::Mismatch))));
+        assert!(matches!(
+            moved.verify(),
+            Err(AssertionSignError::Hotspot(SignError::Mismatch))
+        ));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use prost::Message;
 use schemas::Keypair;
-use schemas::proto::{BeaconReport, DataRate, Entropy, LocationAssertion, MediumHello, WitnessReport};
+use schemas::proto::{
+    BeaconReport, DataRate, Entropy, LocationAssertion, MediumHello, WitnessReport,
+};
 use schemas::sign::{Signable, SingleSigned, signing_bytes};
 use std::collections::BTreeMap;
 
@@ -32,8 +34,20 @@ fn vector<M: Signable>(m: &M) -> BTreeMap<&'static str, String> {
 }
 
 fn vectors() -> BTreeMap<&'static str, BTreeMap<&'static str, String>> {
-    let assertion = LocationAssertion::new_signed(&hotspot(), &owner(), 0x8c28_30d3_4004_3ff, 30, 12, 1_700_000_000_000);
-    let mut entropy = Entropy { data: vec![0xab; 32], timestamp_ms: 1_700_000_060_000, version: 0, ..Default::default() };
+    let assertion = LocationAssertion::new_signed(
+        &hotspot(),
+        &owner(),
+        0x8c28_30d3_4004_3ff,
+        30,
+        12,
+        1_700_000_000_000,
+    );
+    let mut entropy = Entropy {
+        data: vec![0xab; 32],
+        timestamp_ms: 1_700_000_060_000,
+        version: 0,
+        ..Default::default()
+    };
     entropy.sign_with(&oracle());
     let mut beacon = BeaconReport {
         local_entropy: vec![1, 2, 3, 4],
@@ -60,7 +74,10 @@ fn vectors() -> BTreeMap<&'static str, BTreeMap<&'static str, String>> {
         ..Default::default()
     };
     witness.sign_with(&owner());
-    let mut hello = MediumHello { timestamp_ms: 1_700_000_000_000, ..Default::default() };
+    let mut hello = MediumHello {
+        timestamp_ms: 1_700_000_000_000,
+        ..Default::default()
+    };
     hello.sign_with(&hotspot());
     BTreeMap::from([
         ("location_assertion", vector(&assertion)),
@@ -86,15 +103,22 @@ fn golden_vectors_match() {
         std::fs::write(GOLDEN, &current).expect("write golden file");
     }
     let pinned = std::fs::read_to_string(GOLDEN).expect("golden file (UPDATE_GOLDEN=1 creates it)");
-    assert_eq!(current, pinned, "wire bytes drifted from tests/golden_vectors.json");
+    assert_eq!(
+        current, pinned,
+        "wire bytes drifted from tests/golden_vectors.json"
+    );
 }
 
 #[test]
 fn golden_messages_verify_and_decode() {
     let v = vectors();
     let decode = |name: &str| hex::decode(&v[name]["encoded"]).expect("hex");
-    let assertion = LocationAssertion::decode(decode("location_assertion").as_slice()).expect("decode");
-    assert_eq!(assertion.verify().expect("verifies"), (hotspot().public(), owner().public()));
+    let assertion =
+        LocationAssertion::decode(decode("location_assertion").as_slice()).expect("decode");
+    assert_eq!(
+        assertion.verify().expect("verifies"),
+        (hotspot().public(), owner().public())
+    );
     let entropy = Entropy::decode(decode("entropy").as_slice()).expect("decode");
     assert_eq!(entropy.verify(), Ok(oracle().public()));
     let beacon = BeaconReport::decode(decode("beacon_report").as_slice()).expect("decode");

@@ -1,1 +1,4 @@
 //! simulator
+pub mod medium;
+pub mod radio_model;
+pub mod scenario;

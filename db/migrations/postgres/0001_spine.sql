@@ -1,0 +1,95 @@
+-- Spine: hotspots, entropy, reports and verdicts. Keep in step with the sqlite migration.
+
+-- Onboarded hotspots: the location assertion in force.
+CREATE TABLE hotspots (
+    hotspot_key BYTEA PRIMARY KEY,
+    owner_key BYTEA NOT NULL,
+    location BIGINT NOT NULL,
+    gain_ddbi BIGINT NOT NULL,
+    elevation_m BIGINT NOT NULL,
+    asserted_ms BIGINT NOT NULL,
+    full_hotspot BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX hotspots_owner ON hotspots (owner_key);
+
+-- Every accepted location assertion (append-only, signed bytes).
+CREATE TABLE assertions (
+    id BYTEA PRIMARY KEY,
+    hotspot_key BYTEA NOT NULL,
+    received_ms BIGINT NOT NULL,
+    message BYTEA NOT NULL
+);
+CREATE INDEX assertions_hotspot ON assertions (hotspot_key, received_ms);
+
+-- Entropy the oracle published (signed bytes).
+CREATE TABLE entropy (
+    data BYTEA PRIMARY KEY,
+    timestamp_ms BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    message BYTEA NOT NULL
+);
+CREATE INDEX entropy_timestamp ON entropy (timestamp_ms);
+
+-- Accepted beacon reports (signed bytes), keyed by message id.
+CREATE TABLE beacon_reports (
+    id BYTEA PRIMARY KEY,
+    hotspot_key BYTEA NOT NULL,
+    data BYTEA NOT NULL,
+    received_ms BIGINT NOT NULL,
+    message BYTEA NOT NULL
+);
+CREATE INDEX beacon_reports_data ON beacon_reports (data);
+CREATE INDEX beacon_reports_received ON beacon_reports (received_ms);
+
+-- Accepted witness reports (signed bytes), keyed by message id.
+CREATE TABLE witness_reports (
+    id BYTEA PRIMARY KEY,
+    hotspot_key BYTEA NOT NULL,
+    data BYTEA NOT NULL,
+    received_ms BIGINT NOT NULL,
+    message BYTEA NOT NULL
+);
+CREATE INDEX witness_reports_data ON witness_reports (data);
+CREATE INDEX witness_reports_received ON witness_reports (received_ms);
+
+-- One verdict per beacon report (a proof of coverage).
+CREATE TABLE pocs (
+    beacon_id BYTEA PRIMARY KEY,
+    beaconer_key BYTEA NOT NULL,
+    epoch BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    valid BIGINT NOT NULL,
+    reason TEXT,
+    measured DOUBLE PRECISION,
+    threshold DOUBLE PRECISION,
+    detail TEXT,
+    location BIGINT,
+    hex_scale_e4 BIGINT NOT NULL,
+    reward_units_e4 BIGINT NOT NULL,
+    valid_witnesses BIGINT NOT NULL,
+    selected_witnesses BIGINT NOT NULL
+);
+CREATE INDEX pocs_beaconer ON pocs (beaconer_key, received_ms);
+CREATE INDEX pocs_epoch ON pocs (epoch);
+
+-- One verdict per witness report.
+CREATE TABLE witness_verdicts (
+    witness_id BYTEA PRIMARY KEY,
+    beacon_id BYTEA,
+    witness_key BYTEA NOT NULL,
+    beaconer_key BYTEA,
+    epoch BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    valid BIGINT NOT NULL,
+    reason TEXT,
+    side TEXT,
+    measured DOUBLE PRECISION,
+    threshold DOUBLE PRECISION,
+    detail TEXT,
+    selected BIGINT NOT NULL,
+    hex_scale_e4 BIGINT NOT NULL,
+    reward_units_e4 BIGINT NOT NULL
+);
+CREATE INDEX witness_verdicts_witness ON witness_verdicts (witness_key, received_ms);
+CREATE INDEX witness_verdicts_beacon ON witness_verdicts (beacon_id);
+CREATE INDEX witness_verdicts_epoch ON witness_verdicts (epoch);

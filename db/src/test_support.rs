@@ -1,0 +1,110 @@
+//! Databases for tests: a fresh SQLite file, and a fresh PostgreSQL database on the server that
+//! `scripts/test` starts (its superuser URL is in `COVERAGE_PROOF_TEST_POSTGRES`).
+
+use crate::{Db, DbError, sqlite_url};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Environment variable holding the PostgreSQL superuser URL used by tests.
+pub const POSTGRES_ENV: &str = "COVERAGE_PROOF_TEST_POSTGRES";
+
+/// A test database; keeps its temporary directory alive.
+pub struct TestDb {
+    /// The migrated database.
+    pub db: Db,
+    /// `sqlite` or `postgres`.
+    pub name: &'static str,
+    /// Its URL (to reconnect from another process or after a simulated restart).
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A new, migrated SQLite database in a temporary directory.
+pub async fn sqlite() -> Result<TestDb, DbError> {
+    let dir = tempfile::tempdir().map_err(|source| DbError::Directory {
+        path: "temp".into(),
+        source,
+    })?;
+    let url = sqlite_url(&dir.path().join("test.db"));
+    let db = Db::connect(&url).await?;
+    Ok(TestDb {
+        db,
+        name: "sqlite",
+        url,
+        _dir: Some(dir),
+    })
+}
+
+/// A new, empty, migrated PostgreSQL database. Panics with instructions when
+/// `COVERAGE_PROOF_TEST_POSTGRES` is not set: PostgreSQL tests are never skipped silently.
+pub async fn postgres() -> Result<TestDb, DbError> {
+    let admin = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+        panic!("{POSTGRES_ENV} is not set: run scripts/test, which starts a PostgreSQL server for the tests")
+    });
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut nonce = [0u8; 4];
+    getrandom_fill(&mut nonce);
+    let name = format!(
+        "cp_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        u32::from_le_bytes(nonce)
+    );
+    let admin_db = Db::connect_admin(&admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin_db.pool())
+        .await
+        .map_err(|source| DbError::Connect {
+            url: admin.clone(),
+            source,
+        })?;
+    admin_db.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    let url = format!("{base}/{name}");
+    let db = Db::connect(&url).await?;
+    Ok(TestDb {
+        db,
+        name: "postgres",
+        url,
+        _dir: None,
+    })
+}
+
+/// Both backends, SQLite first.
+pub async fn both() -> Result<Vec<TestDb>, DbError> {
+    Ok(vec![sqlite().await?, postgres().await?])
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let bytes = hasher.finish().to_le_bytes();
+    for (b, r) in buf.iter_mut().zip(bytes) {
+        *b = r;
+    }
+}
+
+impl Db {
+    /// Connects without running migrations (to create databases).
+    async fn connect_admin(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(|source| DbError::Connect {
+                url: url.to_string(),
+                source,
+            })?;
+        Ok(Db {
+            pool,
+            backend: crate::Backend::Postgres,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! Composition root: database, registry, verifier, entropy, ingest and the QUIC server, started
+//! together and stopped together.
+
+use crate::ingest::Ingest;
+use crate::registry::Registry;
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::verifier::{Event, Verifier, VerifierStats};
+use crate::{entropy, server};
+use schemas::clock::SharedClock;
+use schemas::{Keypair, PublicKey};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Errors starting the oracle.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] transport::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running oracle.
+pub struct Oracle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The key agents pin.
+    pub public_key: PublicKey,
+    /// Its database.
+    pub store: Store,
+    verifier: mpsc::UnboundedSender<Event>,
+    stats: watch::Receiver<VerifierStats>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> {
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+impl Oracle {
+    /// Opens the database and starts every part on `settings.listen`.
+    pub async fn start(
+        settings: &Settings,
+        key: Keypair,
+        clock: SharedClock,
+    ) -> Result<Self, StartError> {
+        let db = db::Db::connect(&settings.database_url()).await?;
+        let store = Store::new(db);
+        let registry = Registry::load(&store).await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let mut params = settings.verifier.clone();
+        params.entropy_lifespan = settings.entropy.lifespan;
+        let verifier = Verifier::new(store.clone(), registry.clone(), params, Arc::clone(&clock));
+        let stats = verifier.stats();
+        let mut tasks = Vec::new();
+        let shutdown = stopped(stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = verifier.run(events_rx, shutdown).await {
+                tracing::error!(error = %e, "verifier stopped on a storage error; unverified reports resume at the next start");
+            }
+        }));
+        let (board, board_rx) = watch::channel(None);
+        tasks.push(tokio::spawn(entropy::run(
+            key.clone(),
+            store.clone(),
+            Arc::clone(&clock),
+            settings.entropy.tick,
+            board,
+            events_tx.clone(),
+            stopped(stop_rx.clone()),
+        )));
+        let (ingest, writer) = Ingest::new(
+            store.clone(),
+            registry,
+            Arc::clone(&clock),
+            events_tx.clone(),
+            board_rx,
+        );
+        tasks.push(writer);
+        let config = transport::server_config(&key, transport::ALPN_ORACLE)?;
+        let endpoint = quinn::Endpoint::server(config, settings.listen).map_err(|source| {
+            StartError::Bind {
+                addr: settings.listen,
+                source,
+            }
+        })?;
+        let addr = endpoint.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        tasks.push(tokio::spawn(server::serve(
+            endpoint,
+            Arc::new(ingest),
+            stopped(stop_rx),
+        )));
+        tracing::info!(%addr, key = %key.public(), "oracle listening");
+        Ok(Self {
+            addr,
+            public_key: key.public(),
+            store,
+            verifier: events_tx,
+            stats,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Closes every open proof of coverage now and waits until its verdicts are stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.verifier.send(Event::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// The verifier's counters so far.
+    pub fn verifier_stats(&self) -> VerifierStats {
+        *self.stats.borrow()
+    }
+
+    /// Stops accepting, lets the parts finish, and closes the database.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.store.db().close().await;
+    }
+}

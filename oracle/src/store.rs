@@ -1,0 +1,402 @@
+//! Every query the oracle makes. One SQL text per query, run unchanged on SQLite and
+//! PostgreSQL (see the `db` crate for the shared dialect).
+
+use db::Db;
+use schemas::PublicKey;
+use schemas::proto::Entropy;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+}
+
+/// An onboarded hotspot and its location assertion in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotspotRecord {
+    pub key: PublicKey,
+    pub owner: PublicKey,
+    /// res-12 H3 cell.
+    pub location: u64,
+    pub gain_ddbi: i32,
+    pub elevation_m: i32,
+    pub asserted_ms: u64,
+    /// May take part in proof of coverage (not data-only).
+    pub full_hotspot: bool,
+}
+
+/// Which report table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Beacon,
+    Witness,
+}
+
+impl ReportKind {
+    fn table(self) -> &'static str {
+        match self {
+            ReportKind::Beacon => "beacon_reports",
+            ReportKind::Witness => "witness_reports",
+        }
+    }
+}
+
+/// A report to store.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub kind: ReportKind,
+    pub id: [u8; 32],
+    pub hotspot_key: PublicKey,
+    pub data: Vec<u8>,
+    pub received_ms: u64,
+    pub message: Vec<u8>,
+}
+
+/// What storing a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// The report had been stored before.
+    pub duplicate: bool,
+    /// When it was first received.
+    pub received_ms: u64,
+}
+
+/// A stored report, as the verifier reads it back.
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    pub id: [u8; 32],
+    pub received_ms: u64,
+    pub message: Vec<u8>,
+}
+
+/// The oracle's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+fn key_of(row: &AnyRow, column: &str, table: &'static str) -> Result<PublicKey, StoreError> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    PublicKey::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: format!("{column}: {e}"),
+    })
+}
+
+fn id_of(row: &AnyRow, table: &'static str) -> Result<[u8; 32], StoreError> {
+    let bytes: Vec<u8> = row.try_get("id")?;
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        table,
+        reason: "id is not 32 bytes".into(),
+    })
+}
+
+impl Store {
+    /// Wraps a migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The underlying database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Every onboarded hotspot.
+    pub async fn hotspots(&self) -> Result<Vec<HotspotRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hotspot_key, owner_key, location, gain_ddbi, elevation_m, asserted_ms, full_hotspot FROM hotspots",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HotspotRecord {
+                    key: key_of(row, "hotspot_key", "hotspots")?,
+                    owner: key_of(row, "owner_key", "hotspots")?,
+                    location: row.try_get::<i64, _>("location")? as u64,
+                    gain_ddbi: row.try_get::<i64, _>("gain_ddbi")? as i32,
+                    elevation_m: row.try_get::<i64, _>("elevation_m")? as i32,
+                    asserted_ms: row.try_get::<i64, _>("asserted_ms")? as u64,
+                    full_hotspot: row.try_get::<i64, _>("full_hotspot")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an accepted assertion and makes it the one in force, in one transaction.
+    pub async fn save_assertion(
+        &self,
+        record: &HotspotRecord,
+        id: [u8; 32],
+        received_ms: u64,
+        message: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("INSERT INTO assertions (id, hotspot_key, received_ms, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(id.to_vec())
+            .bind(record.key.to_vec())
+            .bind(received_ms as i64)
+            .bind(message)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO hotspots (hotspot_key, owner_key, location, gain_ddbi, elevation_m, asserted_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (hotspot_key) DO UPDATE SET owner_key = excluded.owner_key, location = excluded.location, \
+             gain_ddbi = excluded.gain_ddbi, elevation_m = excluded.elevation_m, asserted_ms = excluded.asserted_ms",
+        )
+        .bind(record.key.to_vec())
+        .bind(record.owner.to_vec())
+        .bind(record.location as i64)
+        .bind(i64::from(record.gain_ddbi))
+        .bind(i64::from(record.elevation_m))
+        .bind(record.asserted_ms as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a published entropy value.
+    pub async fn save_entropy(&self, entropy: &Entropy) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO entropy (data, timestamp_ms, version, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(entropy.data.clone())
+            .bind(entropy.timestamp_ms as i64)
+            .bind(i64::from(entropy.version))
+            .bind(prost::Message::encode_to_vec(entropy))
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Entropy published at or after `since_ms`, oldest first.
+    pub async fn entropy_since(&self, since_ms: u64) -> Result<Vec<Entropy>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message FROM entropy WHERE timestamp_ms >= $1 ORDER BY timestamp_ms",
+        )
+        .bind(since_ms as i64)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let bytes: Vec<u8> = row.try_get("message")?;
+                prost::Message::decode(bytes.as_slice()).map_err(|e| StoreError::Corrupt {
+                    table: "entropy",
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
+    /// their first receive time and not stored again.
+    pub async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Stored>, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let mut outcomes = Vec::with_capacity(reports.len());
+        for report in reports {
+            let insert = match report.kind {
+                ReportKind::Beacon => {
+                    "INSERT INTO beacon_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                }
+                ReportKind::Witness => {
+                    "INSERT INTO witness_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                }
+            };
+            let done = sqlx::query(insert)
+                .bind(report.id.to_vec())
+                .bind(report.hotspot_key.to_vec())
+                .bind(report.data.clone())
+                .bind(report.received_ms as i64)
+                .bind(report.message.clone())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 1 {
+                outcomes.push(Stored {
+                    duplicate: false,
+                    received_ms: report.received_ms,
+                });
+                continue;
+            }
+            let select = match report.kind {
+                ReportKind::Beacon => "SELECT received_ms FROM beacon_reports WHERE id = $1",
+                ReportKind::Witness => "SELECT received_ms FROM witness_reports WHERE id = $1",
+            };
+            let row = sqlx::query(select)
+                .bind(report.id.to_vec())
+                .fetch_one(&mut *tx)
+                .await?;
+            outcomes.push(Stored {
+                duplicate: true,
+                received_ms: row.try_get::<i64, _>("received_ms")? as u64,
+            });
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Reports of `kind` that have no verdict yet, oldest first (to resume after a restart).
+    pub async fn unverified(&self, kind: ReportKind) -> Result<Vec<StoredReport>, StoreError> {
+        let sql = match kind {
+            ReportKind::Beacon => {
+                "SELECT r.id, r.received_ms, r.message FROM beacon_reports r \
+                 LEFT JOIN pocs p ON p.beacon_id = r.id WHERE p.beacon_id IS NULL ORDER BY r.received_ms, r.id"
+            }
+            ReportKind::Witness => {
+                "SELECT r.id, r.received_ms, r.message FROM witness_reports r \
+                 LEFT JOIN witness_verdicts v ON v.witness_id = r.id WHERE v.witness_id IS NULL ORDER BY r.received_ms, r.id"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredReport {
+                    id: id_of(row, kind.table())?,
+                    received_ms: row.try_get::<i64, _>("received_ms")? as u64,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+}
+
+use crate::verifier::poc::{PocVerdict, WitnessVerdict};
+use crate::verifier::reason::{Invalid, Side};
+
+/// Reason, measured value, threshold and description of a verdict.
+///
+/// The float columns are never bound as NULL: sqlx 0.9's `Any` driver binds a NULL `f64` as a
+/// NULL `f32` (sqlx-core `any/arguments.rs` swaps the two arms), so a statement prepared with a
+/// NULL rejects the next real value on PostgreSQL. The values are bound as numbers with a
+/// presence flag, and SQL (`CASE WHEN flag <> 0 THEN value END`) writes the NULL.
+struct ReasonColumns {
+    reason: Option<String>,
+    measured: f64,
+    threshold: f64,
+    has_measure: i64,
+    detail: Option<String>,
+}
+
+fn reason_columns(outcome: Option<&Invalid>) -> ReasonColumns {
+    let measure = outcome.and_then(Invalid::measured_and_threshold);
+    ReasonColumns {
+        reason: outcome.map(|r| r.code().to_string()),
+        measured: measure.map_or(0.0, |m| m.0),
+        threshold: measure.map_or(0.0, |m| m.1),
+        has_measure: i64::from(measure.is_some()),
+        detail: outcome.map(ToString::to_string),
+    }
+}
+
+impl Store {
+    /// Stores a proof-of-coverage verdict and the verdicts of its witnesses in one transaction.
+    pub async fn save_poc(&self, poc: &PocVerdict) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let columns = reason_columns(poc.outcome.as_ref().err());
+        sqlx::query(
+            "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
+             location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses) \
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $15 <> 0 THEN $7 END, CASE WHEN $15 <> 0 THEN $8 END, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(poc.beacon_id.to_vec())
+        .bind(poc.beaconer.to_vec())
+        .bind(poc.epoch as i64)
+        .bind(poc.received_ms as i64)
+        .bind(i64::from(poc.outcome.is_ok()))
+        .bind(columns.reason)
+        .bind(columns.measured)
+        .bind(columns.threshold)
+        .bind(columns.detail)
+        .bind(poc.location.map(|l| l as i64))
+        .bind(i64::from(poc.hex_scale_e4))
+        .bind(i64::from(poc.reward_units_e4))
+        .bind(i64::from(poc.valid_witnesses))
+        .bind(i64::from(poc.selected_witnesses))
+        .bind(columns.has_measure)
+        .execute(&mut *tx)
+        .await?;
+        for witness in &poc.witnesses {
+            insert_witness_verdict(&mut tx, witness, Some(poc), poc.epoch).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores verdicts of witnesses that belong to no proof of coverage (stale or late).
+    pub async fn save_lone_witnesses(
+        &self,
+        verdicts: &[(WitnessVerdict, u64)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        for (verdict, epoch) in verdicts {
+            insert_witness_verdict(&mut tx, verdict, None, *epoch).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Per hotspot: last valid beacon, and last valid beacon that had a valid witness.
+    pub async fn beacon_history(&self) -> Result<Vec<(PublicKey, u64, Option<u64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT beaconer_key, MAX(received_ms) AS last_beacon, \
+             MAX(CASE WHEN valid_witnesses > 0 THEN received_ms END) AS last_reciprocity \
+             FROM pocs WHERE valid = 1 GROUP BY beaconer_key",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    key_of(row, "beaconer_key", "pocs")?,
+                    row.try_get::<i64, _>("last_beacon")? as u64,
+                    row.try_get::<Option<i64>, _>("last_reciprocity")?
+                        .map(|v| v as u64),
+                ))
+            })
+            .collect()
+    }
+}
+
+async fn insert_witness_verdict(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    witness: &WitnessVerdict,
+    poc: Option<&PocVerdict>,
+    epoch: u64,
+) -> Result<(), StoreError> {
+    let (side, invalid) = match &witness.outcome {
+        Ok(()) => (None, None),
+        Err((side, reason)) => (Some(*side), Some(reason)),
+    };
+    let columns = reason_columns(invalid);
+    sqlx::query(
+        "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
+         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, $14, $15) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(witness.witness_id.to_vec())
+    .bind(poc.map(|p| p.beacon_id.to_vec()))
+    .bind(witness.witness.to_vec())
+    .bind(poc.map(|p| p.beaconer.to_vec()))
+    .bind(epoch as i64)
+    .bind(witness.received_ms as i64)
+    .bind(i64::from(witness.outcome.is_ok()))
+    .bind(columns.reason)
+    .bind(side.map(Side::as_str))
+    .bind(columns.measured)
+    .bind(columns.threshold)
+    .bind(columns.detail)
+    .bind(i64::from(witness.selected))
+    .bind(i64::from(poc.map_or(0, |p| p.hex_scale_e4)))
+    .bind(i64::from(witness.reward_units_e4))
+    .bind(columns.has_measure)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! Verification: the pure rules ([`poc`], [`reason`], [`params`]) and the streaming runner
+//! that feeds them.
+//!
+//! Ingest sends every newly stored report here as an [`Event`]. Witnesses are paired with their
+//! beacon by payload as they arrive; a proof of coverage is closed `witness_window` after its
+//! beacon arrived (plus a small grace), verified, and its verdicts are written in one
+//! transaction. Nothing is batched in time windows, and nothing lives only in memory: on
+//! start the runner reloads every stored report that has no verdict yet.
+
+pub mod params;
+pub mod poc;
+pub mod reason;
+
+pub use params::VerifierParams;
+
+use crate::density::HexDensityMap;
+use crate::registry::Registry;
+use crate::store::{ReportKind, Store, StoreError, StoredReport};
+use poc::{Context, EntropyInfo, PocVerdict, Received, WitnessVerdict, verify_poc};
+use prost::Message;
+use reason::{Invalid, Side};
+use schemas::PublicKey;
+use schemas::clock::SharedClock;
+use schemas::proto::{BeaconReport, Entropy, WitnessReport};
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Extra time after the witness window before a proof of coverage is closed, for reports in
+/// flight through ingest.
+const CLOSE_GRACE_MS: u64 = 500;
+
+/// Something the runner must know about.
+#[derive(Debug)]
+pub enum Event {
+    Beacon(Received<BeaconReport>),
+    Witness(Received<WitnessReport>),
+    Entropy(Entropy),
+    /// Close every open proof of coverage now (end of a simulation) and answer when stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Counters of what the runner has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VerifierStats {
+    pub pocs: u64,
+    pub valid_beacons: u64,
+    pub witness_verdicts: u64,
+    pub valid_witnesses: u64,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    beacon: Option<Received<BeaconReport>>,
+    witnesses: Vec<Received<WitnessReport>>,
+    first_seen_ms: u64,
+}
+
+/// Recently closed proofs of coverage, to judge witnesses that arrive after closing.
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    beacon_ms: u64,
+    epoch: u64,
+}
+
+/// The streaming verifier.
+pub struct Verifier {
+    store: Store,
+    registry: Registry,
+    params: VerifierParams,
+    clock: SharedClock,
+    entropy: HashMap<Vec<u8>, EntropyInfo>,
+    pending: HashMap<Vec<u8>, Pending>,
+    closed: HashMap<Vec<u8>, Closed>,
+    last_beacon_ms: HashMap<PublicKey, u64>,
+    last_reciprocity_ms: HashMap<PublicKey, u64>,
+    density: HexDensityMap,
+    density_bucket: Option<u64>,
+    stats: VerifierStats,
+    stats_tx: tokio::sync::watch::Sender<VerifierStats>,
+}
+
+impl Verifier {
+    /// A runner over `store`; call [`Verifier::run`].
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        params: VerifierParams,
+        clock: SharedClock,
+    ) -> Self {
+        let density = HexDensityMap::new(std::iter::empty(), &params.density);
+        Self {
+            store,
+            registry,
+            params,
+            clock,
+            entropy: HashMap::new(),
+            pending: HashMap::new(),
+            closed: HashMap::new(),
+            last_beacon_ms: HashMap::new(),
+            last_reciprocity_ms: HashMap::new(),
+            density,
+            density_bucket: None,
+            stats: VerifierStats::default(),
+            stats_tx: tokio::sync::watch::channel(VerifierStats::default()).0,
+        }
+    }
+
+    /// A receiver of the runner's counters.
+    pub fn stats(&self) -> tokio::sync::watch::Receiver<VerifierStats> {
+        self.stats_tx.subscribe()
+    }
+
+    /// Resumes from the database, then verifies events until `shutdown`.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StoreError> {
+        self.resume().await?;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(()),
+                event = events.recv() => match event {
+                    Some(Event::Flush(done)) => {
+                        self.close_due(u64::MAX).await?;
+                        let _ = done.send(());
+                    }
+                    Some(event) => self.add(event),
+                    None => return Ok(()),
+                },
+                _ = tick.tick() => self.close_due(self.clock.now_ms()).await?,
+            }
+        }
+    }
+
+    async fn resume(&mut self) -> Result<(), StoreError> {
+        let since = self.clock.now_ms().saturating_sub(7 * 24 * 3600 * 1000);
+        for entropy in self.store.entropy_since(since).await? {
+            self.add(Event::Entropy(entropy));
+        }
+        for (key, last_beacon, last_reciprocity) in self.store.beacon_history().await? {
+            self.last_beacon_ms.insert(key, last_beacon);
+            if let Some(ms) = last_reciprocity {
+                self.last_reciprocity_ms.insert(key, ms);
+            }
+        }
+        let beacons = self.store.unverified(ReportKind::Beacon).await?;
+        let witnesses = self.store.unverified(ReportKind::Witness).await?;
+        if !beacons.is_empty() || !witnesses.is_empty() {
+            tracing::info!(
+                beacons = beacons.len(),
+                witnesses = witnesses.len(),
+                "resuming verification of stored reports"
+            );
+        }
+        for report in beacons {
+            if let Some(beacon) = decode::<BeaconReport>(&report) {
+                self.add(Event::Beacon(beacon));
+            }
+        }
+        for report in witnesses {
+            if let Some(witness) = decode::<WitnessReport>(&report) {
+                self.add(Event::Witness(witness));
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, event: Event) {
+        match event {
+            Event::Beacon(beacon) => {
+                let entry = self
+                    .pending
+                    .entry(beacon.report.data.clone())
+                    .or_insert_with(|| Pending {
+                        first_seen_ms: beacon.received_ms,
+                        ..Default::default()
+                    });
+                match &entry.beacon {
+                    Some(first) if first.id != beacon.id => {
+                        tracing::warn!(
+                            id = hex::encode(beacon.id),
+                            "second beacon with the same payload; verified on its own"
+                        );
+                        let mut replay = Pending {
+                            first_seen_ms: beacon.received_ms,
+                            ..Default::default()
+                        };
+                        replay.beacon = Some(beacon);
+                        let mut key = replay
+                            .beacon
+                            .as_ref()
+                            .map(|b| b.report.data.clone())
+                            .unwrap_or_default();
+                        key.extend_from_slice(b"#replay");
+                        self.pending.insert(key, replay);
+                    }
+                    Some(_) => {}
+                    None => entry.beacon = Some(beacon),
+                }
+            }
+            Event::Witness(witness) => {
+                let entry = self
+                    .pending
+                    .entry(witness.report.data.clone())
+                    .or_insert_with(|| Pending {
+                        first_seen_ms: witness.received_ms,
+                        ..Default::default()
+                    });
+                if !entry.witnesses.iter().any(|w| w.id == witness.id) {
+                    entry.witnesses.push(witness);
+                }
+            }
+            Event::Entropy(entropy) => {
+                self.entropy.insert(
+                    entropy.data.clone(),
+                    EntropyInfo {
+                        timestamp_ms: entropy.timestamp_ms,
+                        version: entropy.version,
+                    },
+                );
+            }
+            Event::Flush(_) => {}
+        }
+    }
+
+    /// Closes every proof of coverage whose window ended by `now_ms`, oldest beacon first, and
+    /// judges witnesses whose beacon never came or came long before.
+    async fn close_due(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        let window_ms = self.params.witness_window().as_millis() as u64 + CLOSE_GRACE_MS;
+        let stale_ms = self.params.stale_after.as_millis() as u64;
+        let mut due: Vec<(u64, [u8; 32], Vec<u8>)> = Vec::new();
+        let mut lone: Vec<Vec<u8>> = Vec::new();
+        for (data, pending) in &self.pending {
+            match &pending.beacon {
+                Some(beacon) if beacon.received_ms.saturating_add(window_ms) <= now_ms => {
+                    due.push((beacon.received_ms, beacon.id, data.clone()))
+                }
+                None if self.closed.contains_key(data)
+                    || pending.first_seen_ms.saturating_add(stale_ms) <= now_ms =>
+                {
+                    lone.push(data.clone())
+                }
+                _ => {}
+            }
+        }
+        due.sort();
+        for (_, _, data) in due {
+            if let Some(pending) = self.pending.remove(&data) {
+                self.close(pending).await?;
+            }
+        }
+        for data in lone {
+            if let Some(pending) = self.pending.remove(&data) {
+                self.judge_lone(&data, pending, now_ms).await?;
+            }
+        }
+        self.closed
+            .retain(|_, c| c.beacon_ms.saturating_add(stale_ms) > now_ms || now_ms == u64::MAX);
+        self.stats_tx.send_replace(self.stats);
+        Ok(())
+    }
+
+    async fn close(&mut self, pending: Pending) -> Result<(), StoreError> {
+        let Some(beacon) = pending.beacon else {
+            return Ok(());
+        };
+        self.refresh_density(beacon.received_ms);
+        let verdict = self.registry.with(|hotspots| {
+            let ctx = Context {
+                params: &self.params,
+                hotspots,
+                entropy: &self.entropy,
+                density: &self.density,
+                last_beacon_ms: &self.last_beacon_ms,
+            };
+            verify_poc(&beacon, &pending.witnesses, &ctx)
+        });
+        self.store.save_poc(&verdict).await?;
+        self.apply(&verdict);
+        self.closed.insert(
+            beacon.report.data.clone(),
+            Closed {
+                beacon_ms: beacon.received_ms,
+                epoch: verdict.epoch,
+            },
+        );
+        Ok(())
+    }
+
+    /// Updates the hotspot state after a stored verdict.
+    fn apply(&mut self, verdict: &PocVerdict) {
+        self.stats.pocs += 1;
+        self.stats.witness_verdicts += verdict.witnesses.len() as u64;
+        self.stats.valid_witnesses += u64::from(verdict.valid_witnesses);
+        if verdict.counts_for_schedule {
+            self.last_beacon_ms
+                .insert(verdict.beaconer, verdict.received_ms);
+        }
+        if verdict.outcome.is_ok() {
+            self.stats.valid_beacons += 1;
+            if verdict.valid_witnesses > 0 {
+                self.last_reciprocity_ms
+                    .insert(verdict.beaconer, verdict.received_ms);
+            }
+        }
+    }
+
+    /// Witnesses with no beacon: `too_late` when their proof of coverage already closed,
+    /// `stale` when no beacon came.
+    async fn judge_lone(
+        &mut self,
+        data: &[u8],
+        pending: Pending,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let closed = self.closed.get(data).copied();
+        let verdicts: Vec<(WitnessVerdict, u64)> = pending
+            .witnesses
+            .iter()
+            .map(|w| {
+                let (reason, epoch) = match closed {
+                    Some(c) => {
+                        let lag_ms = w.received_ms.saturating_sub(c.beacon_ms);
+                        let max_lag_ms = self.params.max_beacon_to_witness_lag.as_millis() as u64;
+                        (Invalid::TooLate { lag_ms, max_lag_ms }, c.epoch)
+                    }
+                    None => {
+                        let waited_ms = now_ms
+                            .min(w.received_ms + self.params.stale_after.as_millis() as u64)
+                            - w.received_ms;
+                        (
+                            Invalid::Stale { waited_ms },
+                            self.params.epoch_of(w.received_ms),
+                        )
+                    }
+                };
+                let witness = PublicKey::from_slice(&w.report.hotspot_key)
+                    .unwrap_or(PublicKey::from_bytes([0; 32]));
+                let verdict = WitnessVerdict {
+                    witness_id: w.id,
+                    witness,
+                    received_ms: w.received_ms,
+                    outcome: Err((Side::Witness, reason)),
+                    selected: false,
+                    reward_units_e4: 0,
+                };
+                (verdict, epoch)
+            })
+            .collect();
+        self.stats.witness_verdicts += verdicts.len() as u64;
+        self.store.save_lone_witnesses(&verdicts).await
+    }
+
+    /// Rebuilds the density map when `received_ms` enters a new refresh bucket, from the
+    /// hotspots active at the bucket's start (a valid beacon with a valid witness within the
+    /// interactivity window).
+    fn refresh_density(&mut self, received_ms: u64) {
+        let refresh_ms = self.params.density_refresh.as_millis().max(1) as u64;
+        let bucket = received_ms / refresh_ms;
+        if self.density_bucket == Some(bucket) {
+            return;
+        }
+        let start = bucket * refresh_ms;
+        let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
+        let mut active: Vec<(PublicKey, u64)> = self.registry.with(|hotspots| {
+            self.last_reciprocity_ms
+                .iter()
+                .filter(|(_, ms)| **ms >= horizon && **ms < start)
+                .filter_map(|(key, _)| {
+                    hotspots
+                        .get(key)
+                        .map(|info| (*key, u64::from(info.location)))
+                })
+                .collect()
+        });
+        active.sort();
+        let cells = active
+            .into_iter()
+            .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
+        self.density = HexDensityMap::new(cells, &self.params.density);
+        self.density_bucket = Some(bucket);
+    }
+}
+
+fn decode<M: Message + Default>(report: &StoredReport) -> Option<Received<M>> {
+    match M::decode(report.message.as_slice()) {
+        Ok(message) => Some(Received {
+            id: report.id,
+            received_ms: report.received_ms,
+            report: message,
+        }),
+        Err(e) => {
+            tracing::error!(id = hex::encode(report.id), error = %e, "stored report does not decode; skipped");
+            None
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The oracle end to end over real QUIC on loopback, with real signatures and a real database
+//! (SQLite and PostgreSQL): onboarding, entropy, beacon and witness ingest, idempotent
+//! resubmission, typed rejections of bad input while other agents keep being served, and the
+//! stored verdicts.
+
+use h3o::{LatLng, Resolution};
+use oracle::node::Oracle;
+use oracle::settings::Settings;
+use prost::Message;
+use schemas::beacon::{self, RemoteEntropy};
+use schemas::clock::{ScaledClock, SharedClock};
+use schemas::proto::{
+    BeaconReport, Entropy, EntropyRequest, LocationAssertion, RejectReason, Request, Response,
+    WitnessReport, request, response,
+};
+use schemas::region::{Region, channel_plan};
+use schemas::sign::SingleSigned;
+use schemas::{Keypair, PublicKey};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn connect(oracle: &Oracle) -> quinn::Connection {
+    let mut endpoint = transport::client_endpoint().expect("client endpoint");
+    endpoint.set_default_client_config(
+        transport::client_config(oracle.public_key, transport::ALPN_ORACLE).expect("config"),
+    );
+    endpoint
+        .connect(oracle.addr, "coverage-proof")
+        .expect("connect")
+        .await
+        .expect("handshake")
+}
+
+async fn send(conn: &quinn::Connection, msg: request::Msg) -> Response {
+    transport::call(conn, &Request { msg: Some(msg) }, TIMEOUT)
+        .await
+        .expect("call")
+}
+
+async fn send_raw(conn: &quinn::Connection, bytes: &[u8]) -> Response {
+    let (mut tx, mut rx) = conn.open_bi().await.expect("open");
+    // The server may stop reading an oversized request early; a write error is fine then.
+    let _ = tx.write_all(bytes).await;
+    let _ = tx.finish();
+    let bytes = transport::read_message(&mut rx, 1 << 20)
+        .await
+        .expect("response");
+    Response::decode(bytes.as_slice()).expect("decode")
+}
+
+fn rejection(response: &Response) -> Option<RejectReason> {
+    match &response.msg {
+        Some(response::Msg::Rejection(r)) => RejectReason::try_from(r.reason).ok(),
+        _ => None,
+    }
+}
+
+fn ack(response: &Response) -> (bool, u64) {
+    match &response.msg {
+        Some(response::Msg::Ack(a)) => (a.duplicate, a.received_ms),
+        other => panic!("expected an ack, got {other:?}"),
+    }
+}
+
+fn cell(lat: f64, lng: f64) -> u64 {
+    u64::from(
+        LatLng::new(lat, lng)
+            .expect("coords")
+            .to_cell(Resolution::Twelve),
+    )
+}
+
+struct Hotspot {
+    key: Keypair,
+    location: u64,
+}
+
+async fn onboard(conn: &quinn::Connection, seed: u8, lat: f64, lng: f64, now_ms: u64) -> Hotspot {
+    let key = Keypair::from_seed([seed; 32]);
+    let owner = Keypair::from_seed([seed + 100; 32]);
+    let location = cell(lat, lng);
+    let assertion = LocationAssertion::new_signed(&key, &owner, location, 30, 5, now_ms);
+    let (duplicate, _) = ack(&send(conn, request::Msg::AssertLocation(assertion.clone())).await);
+    assert!(!duplicate);
+    let (duplicate, _) = ack(&send(conn, request::Msg::AssertLocation(assertion)).await);
+    assert!(
+        duplicate,
+        "the same assertion again is acknowledged as a duplicate"
+    );
+    Hotspot { key, location }
+}
+
+async fn run_scenario(database_url: String, db_name: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = Settings::default();
+    settings.data_dir = dir.path().to_path_buf();
+    settings.database_url = database_url;
+    settings.listen = "127.0.0.1:0".parse().expect("addr");
+    let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
+    let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
+        .await
+        .expect("oracle starts");
+    let conn = connect(&oracle).await;
+    let other_agent = connect(&oracle).await;
+
+    // San Francisco: a beaconer, a witness 2 km away and one 100 m away.
+    let now = clock.now_ms();
+    let beaconer = onboard(&conn, 10, 37.7749, -122.4194, now).await;
+    let far = onboard(&conn, 11, 37.7929, -122.4194, now).await;
+    let near = onboard(&conn, 12, 37.7758, -122.4194, now).await;
+
+    let entropy = match send(&conn, request::Msg::Entropy(EntropyRequest {}))
+        .await
+        .msg
+    {
+        Some(response::Msg::Entropy(e)) => e,
+        other => panic!("expected entropy, got {other:?}"),
+    };
+    assert_eq!(
+        entropy.verify(),
+        Ok(oracle.public_key),
+        "entropy is signed by the pinned key"
+    );
+
+    let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    let (duplicate, first_received) = ack(&send(&conn, request::Msg::Beacon(beacon.clone())).await);
+    assert!(!duplicate);
+    let (duplicate, again_received) = ack(&send(&conn, request::Msg::Beacon(beacon.clone())).await);
+    assert!(
+        duplicate,
+        "an exact resubmission is acknowledged idempotently"
+    );
+    assert_eq!(again_received, first_received);
+
+    // Bad input on one connection, while another agent keeps being served.
+    assert_eq!(
+        rejection(&send_raw(&conn, b"\xff\xff\xff garbage").await),
+        Some(RejectReason::Malformed)
+    );
+    let full = Request {
+        msg: Some(request::Msg::Beacon(beacon.clone())),
+    }
+    .encode_to_vec();
+    assert_eq!(
+        rejection(&send_raw(&conn, &full[..full.len() / 2]).await),
+        Some(RejectReason::Malformed)
+    );
+    assert_eq!(
+        rejection(&send_raw(&conn, &vec![0u8; 200 * 1024]).await),
+        Some(RejectReason::TooLarge)
+    );
+    let mut forged = beacon.clone();
+    forged.tx_power_ddbm += 10;
+    assert_eq!(
+        rejection(&send(&conn, request::Msg::Beacon(forged)).await),
+        Some(RejectReason::BadSignature)
+    );
+    let mut stranger = beacon.clone();
+    stranger.sign_with(&Keypair::from_seed([99; 32]));
+    assert_eq!(
+        rejection(&send(&conn, request::Msg::Beacon(stranger)).await),
+        Some(RejectReason::UnknownHotspot)
+    );
+    let mut short = beacon.clone();
+    short.data.truncate(50);
+    short.sign_with(&beaconer.key);
+    assert_eq!(
+        rejection(&send(&conn, request::Msg::Beacon(short)).await),
+        Some(RejectReason::InvalidField)
+    );
+    assert_eq!(
+        rejection(&send_raw(&conn, &Request { msg: None }.encode_to_vec()).await),
+        Some(RejectReason::Malformed)
+    );
+
+    let good = make_witness(&far, &beacon, -1000, clock.now_ms());
+    let (duplicate, _) = ack(&send(&other_agent, request::Msg::Witness(good)).await);
+    assert!(!duplicate);
+    let too_close = make_witness(&near, &beacon, -500, clock.now_ms());
+    ack(&send(&other_agent, request::Msg::Witness(too_close)).await);
+
+    // Let the proof of coverage close on its own (4 s window + grace, simulated).
+    wait_for_verdicts(&oracle, 1).await;
+    let pool = oracle.store.db().pool();
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM beacon_reports")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(count, 1, "{db_name}: the beacon is stored once");
+    let poc = sqlx::query("SELECT valid, reason, valid_witnesses, selected_witnesses, reward_units_e4, hex_scale_e4 FROM pocs")
+        .fetch_one(pool)
+        .await
+        .expect("poc");
+    assert_eq!(
+        poc.get::<i64, _>("valid"),
+        1,
+        "{db_name}: reason {:?}",
+        poc.get::<Option<String>, _>("reason")
+    );
+    assert_eq!(poc.get::<i64, _>("valid_witnesses"), 1);
+    assert_eq!(poc.get::<i64, _>("selected_witnesses"), 1);
+    assert_eq!(
+        poc.get::<i64, _>("reward_units_e4"),
+        2500,
+        "one witness: 0.25 beacon units"
+    );
+    assert_eq!(
+        poc.get::<i64, _>("hex_scale_e4"),
+        2000,
+        "nobody is active yet: default scale"
+    );
+    let rows = sqlx::query("SELECT witness_key, valid, reason, measured, threshold, selected FROM witness_verdicts ORDER BY valid DESC")
+        .fetch_all(pool)
+        .await
+        .expect("witness verdicts");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].get::<Vec<u8>, _>("witness_key"),
+        far.key.public().to_vec()
+    );
+    assert_eq!(
+        (
+            rows[0].get::<i64, _>("valid"),
+            rows[0].get::<i64, _>("selected")
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        rows[1].get::<Vec<u8>, _>("witness_key"),
+        near.key.public().to_vec()
+    );
+    assert_eq!(
+        rows[1].get::<Option<String>, _>("reason").as_deref(),
+        Some("below_min_distance")
+    );
+    assert!(rows[1].get::<Option<f64>, _>("measured").expect("measured") < 8.0);
+    assert_eq!(rows[1].get::<Option<f64>, _>("threshold"), Some(8.0));
+    let _ = PublicKey::from_slice(&rows[0].get::<Vec<u8>, _>("witness_key")).expect("key");
+    oracle.shutdown().await;
+}
+
+fn make_beacon(hotspot: &Hotspot, entropy: &Entropy, now_ms: u64) -> BeaconReport {
+    let local = [1, 2, 3, 4];
+    let remote = RemoteEntropy {
+        data: &entropy.data,
+        timestamp_ms: entropy.timestamp_ms,
+        version: entropy.version,
+    };
+    let derived = beacon::derive(
+        remote,
+        &local,
+        channel_plan(Region::Us915).expect("plan"),
+        30,
+    )
+    .expect("derive");
+    let mut report = BeaconReport {
+        local_entropy: local.to_vec(),
+        remote_entropy: entropy.data.clone(),
+        data: derived.data,
+        frequency_hz: derived.frequency_hz,
+        datarate: derived.datarate as i32,
+        tx_power_ddbm: derived.max_conducted_power_dbm * 10,
+        timestamp_ms: now_ms,
+        ..Default::default()
+    };
+    report.sign_with(&hotspot.key);
+    report
+}
+
+fn make_witness(
+    hotspot: &Hotspot,
+    beacon: &BeaconReport,
+    signal_ddbm: i32,
+    now_ms: u64,
+) -> WitnessReport {
+    let _ = hotspot.location;
+    let mut report = WitnessReport {
+        data: beacon.data.clone(),
+        timestamp_ms: now_ms,
+        signal_ddbm,
+        snr_ddb: 50,
+        frequency_hz: beacon.frequency_hz,
+        datarate: beacon.datarate,
+        ..Default::default()
+    };
+    report.sign_with(&hotspot.key);
+    report
+}
+
+async fn wait_for_verdicts(oracle: &Oracle, pocs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while oracle.verifier_stats().pocs < pocs {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "verifier did not close the proof of coverage in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_on_sqlite() {
+    let db = db::test_support::sqlite().await.expect("sqlite");
+    run_scenario(db.url.clone(), db.name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_on_postgres() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let db = db::test_support::postgres().await.expect("postgres");
+    run_scenario(db.url.clone(), db.name).await;
+}

@@ -1,0 +1,108 @@
+//! Time, real or scaled.
+//!
+//! Every service reads time through a [`Clock`], so the simulator can run a whole network
+//! faster than real time: with a [`ScaledClock`] of scale 60, one real second is one simulated
+//! minute, and a service that wants to wait a simulated minute sleeps `to_real(60 s)` = 1 s.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A source of time.
+pub trait Clock: Send + Sync + Debug {
+    /// Nanoseconds since the Unix epoch.
+    fn now_ns(&self) -> u64;
+    /// How long to wait in real time for `simulated` to pass on this clock.
+    fn to_real(&self, simulated: Duration) -> Duration;
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        self.now_ns() / 1_000_000
+    }
+}
+
+/// A clock shared between tasks.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ns(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+    fn to_real(&self, simulated: Duration) -> Duration {
+        simulated
+    }
+}
+
+/// A clock that starts at `start_ns` and runs `scale` times faster than real time.
+#[derive(Debug, Clone)]
+pub struct ScaledClock {
+    origin: Instant,
+    start_ns: u64,
+    scale: f64,
+}
+
+impl ScaledClock {
+    /// A clock reading `start_ns` now and advancing `scale` simulated seconds per real second.
+    /// Non-positive or non-finite scales are treated as 1.
+    pub fn new(start_ns: u64, scale: f64) -> Self {
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        Self {
+            origin: Instant::now(),
+            start_ns,
+            scale,
+        }
+    }
+
+    /// Simulated seconds per real second.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now_ns(&self) -> u64 {
+        let real = self.origin.elapsed().as_nanos() as f64;
+        self.start_ns.saturating_add((real * self.scale) as u64)
+    }
+    fn to_real(&self, simulated: Duration) -> Duration {
+        simulated.div_f64(self.scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_clock_runs_faster() {
+        let clock = ScaledClock::new(1_000_000_000, 1000.0);
+        assert_eq!(
+            clock.to_real(Duration::from_secs(60)),
+            Duration::from_millis(60)
+        );
+        let before = clock.now_ms();
+        std::thread::sleep(Duration::from_millis(20));
+        let advanced = clock.now_ms() - before;
+        assert!(advanced >= 20_000, "advanced {advanced} ms");
+        assert_eq!(ScaledClock::new(0, -1.0).scale(), 1.0);
+    }
+
+    #[test]
+    fn system_clock_is_wall_time() {
+        let ms = SystemClock.now_ms();
+        assert!(ms > 1_700_000_000_000);
+        assert_eq!(
+            SystemClock.to_real(Duration::from_secs(3)),
+            Duration::from_secs(3)
+        );
+    }
+}
