@@ -16,9 +16,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-/// Attempts to fetch entropy before a beacon is given up.
-const ENTROPY_ATTEMPTS: u32 = 3;
-
 /// Why a beacon was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum BeaconFailure {
@@ -94,8 +91,11 @@ impl<'a> Beaconer<'a> {
             let at = next_beacon_time(now, interval, self.last_segment, &mut self.rng);
             info!(in_s = (at - now) / 1000, "next beacon scheduled");
             tokio::time::sleep(self.ctx.clock.to_real(Duration::from_millis(at - now))).await;
-            self.last_segment = Some(segment_of(at, interval));
-            match self.beacon().await {
+            let result = self.beacon().await;
+            // The attempt may have been delayed (reconnecting) past its segment: count it in
+            // the segment it ended in, so a segment never gets two beacons.
+            self.last_segment = Some(segment_of(self.ctx.clock.now_ms().max(at), interval));
+            match result {
                 Ok(report) => {
                     AgentStats::bump(&self.ctx.stats.beacons_sent);
                     self.ctx.queue(Request {
@@ -112,7 +112,8 @@ impl<'a> Beaconer<'a> {
 
     /// Derives, transmits and signs one beacon.
     async fn beacon(&mut self) -> Result<BeaconReport, BeaconFailure> {
-        let entropy = self.entropy().await?;
+        // One attempt (after any reconnect backoff): without entropy now, this segment has no beacon.
+        let entropy = self.ctx.oracle.entropy().await?;
         let local: [u8; LOCAL_ENTROPY_SIZE] = self.rng.random();
         let remote = RemoteEntropy {
             data: &entropy.data,
@@ -131,19 +132,6 @@ impl<'a> Beaconer<'a> {
         let mut report = beacon_report(&beacon, &entropy, &local, done, self.ctx.clock.now_ms());
         report.sign_with(&self.ctx.keypair);
         Ok(report)
-    }
-
-    async fn entropy(&self) -> Result<Entropy, OracleError> {
-        let mut attempt = 1;
-        loop {
-            match self.ctx.oracle.entropy().await {
-                Ok(entropy) => return Ok(entropy),
-                Err(error @ OracleError::Rejected { .. }) => return Err(error),
-                Err(error) if attempt >= ENTROPY_ATTEMPTS => return Err(error),
-                Err(error) => warn!(%error, attempt, "cannot fetch entropy; retrying"),
-            }
-            attempt += 1;
-        }
     }
 
     async fn transmit(&self, frame: TxFrame, beacon_data: &[u8]) -> Result<TxDone, RadioError> {

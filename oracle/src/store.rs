@@ -400,3 +400,60 @@ async fn insert_witness_verdict(
     .await?;
     Ok(())
 }
+
+/// Verdict counts of one hotspot for one kind of report and outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictCount {
+    pub hotspot: PublicKey,
+    /// `beacon` or `witness`.
+    pub kind: &'static str,
+    pub valid: bool,
+    pub selected: bool,
+    /// Invalid reason code, `None` when valid.
+    pub reason: Option<String>,
+    pub count: u64,
+    /// Sum of reward units (1e-4).
+    pub reward_units_e4: u64,
+    /// Sum of reward units x transmit scale (1e-8).
+    pub scaled_units_e8: u64,
+}
+
+impl Store {
+    /// Per hotspot, kind, outcome and reason: how many verdicts and reward units.
+    pub async fn verdict_counts(&self) -> Result<Vec<VerdictCount>, StoreError> {
+        let beacons = sqlx::query(
+            "SELECT beaconer_key AS hotspot, valid, 0 AS selected, reason, COUNT(*) AS n, \
+             CAST(SUM(reward_units_e4) AS BIGINT) AS units, CAST(SUM(reward_units_e4 * hex_scale_e4) AS BIGINT) AS scaled \
+             FROM pocs GROUP BY beaconer_key, valid, reason",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let witnesses = sqlx::query(
+            "SELECT witness_key AS hotspot, valid, selected, reason, COUNT(*) AS n, \
+             CAST(SUM(reward_units_e4) AS BIGINT) AS units, CAST(SUM(reward_units_e4 * hex_scale_e4) AS BIGINT) AS scaled \
+             FROM witness_verdicts GROUP BY witness_key, valid, selected, reason",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let convert = |row: &AnyRow, kind: &'static str| -> Result<VerdictCount, StoreError> {
+            Ok(VerdictCount {
+                hotspot: key_of(row, "hotspot", "verdicts")?,
+                kind,
+                valid: row.try_get::<i64, _>("valid")? != 0,
+                selected: row.try_get::<i64, _>("selected")? != 0,
+                reason: row.try_get("reason")?,
+                count: row.try_get::<i64, _>("n")? as u64,
+                reward_units_e4: row.try_get::<i64, _>("units")? as u64,
+                scaled_units_e8: row.try_get::<i64, _>("scaled")? as u64,
+            })
+        };
+        let mut out = Vec::with_capacity(beacons.len() + witnesses.len());
+        for row in &beacons {
+            out.push(convert(row, "beacon")?);
+        }
+        for row in &witnesses {
+            out.push(convert(row, "witness")?);
+        }
+        Ok(out)
+    }
+}

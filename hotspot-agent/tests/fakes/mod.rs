@@ -1,0 +1,261 @@
+//! In-test fakes of the oracle and of the simulator's radio medium, on real QUIC over loopback.
+
+use hotspot_agent::radio::framing::next_message;
+use prost::Message;
+use schemas::Keypair;
+use schemas::clock::SharedClock;
+use schemas::proto::{
+    Ack, Entropy, MediumDown, MediumHello, MediumTransmit, MediumUp, Rejection, Request, Response,
+    medium_up, request, response,
+};
+use schemas::sign::SingleSigned;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Longest wait for anything in these tests.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Waits for `future`, failing the test after [`PATIENCE`].
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = Option<T>>) -> T {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(Some(value)) => value,
+        Ok(None) => panic!("{what}: channel closed"),
+        Err(_) => panic!("{what}: nothing within {PATIENCE:?}"),
+    }
+}
+
+fn server(identity: &Keypair, alpn: &[u8]) -> (quinn::Endpoint, SocketAddr) {
+    let config = transport::server_config(identity, alpn).expect("server config");
+    let endpoint =
+        quinn::Endpoint::server(config, "127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = endpoint.local_addr().expect("local addr");
+    (endpoint, addr)
+}
+
+/// How the fake oracle answers the `n`th report (beacon or witness, counted from 0).
+pub type Policy = Arc<dyn Fn(&Request, usize) -> Response + Send + Sync>;
+
+/// Acknowledges every report.
+pub fn ack_all() -> Policy {
+    Arc::new(|request, _| ack(request))
+}
+
+/// An `Ack` of `request`.
+pub fn ack(request: &Request) -> Response {
+    let id = schemas::message_id(request).to_vec();
+    Response {
+        msg: Some(response::Msg::Ack(Ack {
+            id,
+            duplicate: false,
+            received_ms: 0,
+        })),
+    }
+}
+
+/// A typed rejection.
+pub fn reject(reason: schemas::proto::RejectReason) -> Response {
+    let rejection = Rejection {
+        reason: reason as i32,
+        detail: "test".into(),
+    };
+    Response {
+        msg: Some(response::Msg::Rejection(rejection)),
+    }
+}
+
+/// The fake oracle: serves signed entropy and answers reports by a [`Policy`].
+pub struct FakeOracle {
+    pub addr: SocketAddr,
+    /// Beacon and witness requests, in arrival order.
+    pub reports: mpsc::UnboundedReceiver<Request>,
+    /// Every entropy served.
+    pub entropies: Arc<Mutex<Vec<Entropy>>>,
+    _endpoint: quinn::Endpoint,
+}
+
+impl FakeOracle {
+    pub fn start(identity: Keypair, clock: SharedClock, policy: Policy) -> Self {
+        let (endpoint, addr) = server(&identity, transport::ALPN_ORACLE);
+        let (report_tx, reports) = mpsc::unbounded_channel();
+        let entropies = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(OracleState {
+            identity,
+            clock,
+            policy,
+            report_tx,
+            entropies: entropies.clone(),
+            count: Mutex::new(0),
+        });
+        let server = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = server.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let Ok(connection) = incoming.await else {
+                        return;
+                    };
+                    while let Ok((mut send, mut recv)) = connection.accept_bi().await {
+                        let Ok(bytes) = transport::read_message(&mut recv, 64 * 1024).await else {
+                            return;
+                        };
+                        let Ok(request) = Request::decode(bytes.as_slice()) else {
+                            return;
+                        };
+                        let response = state.answer(request);
+                        let _ = send.write_all(&response.encode_to_vec()).await;
+                        let _ = send.finish();
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            reports,
+            entropies,
+            _endpoint: endpoint,
+        }
+    }
+
+    /// The entropy served with `data`.
+    pub fn entropy_with(&self, data: &[u8]) -> Entropy {
+        let entropies = self.entropies.lock().expect("lock");
+        entropies
+            .iter()
+            .find(|e| e.data == data)
+            .cloned()
+            .expect("the report's entropy was served")
+    }
+}
+
+struct OracleState {
+    identity: Keypair,
+    clock: SharedClock,
+    policy: Policy,
+    report_tx: mpsc::UnboundedSender<Request>,
+    entropies: Arc<Mutex<Vec<Entropy>>>,
+    count: Mutex<usize>,
+}
+
+impl OracleState {
+    fn answer(&self, request: Request) -> Response {
+        match &request.msg {
+            Some(request::Msg::Entropy(_)) => {
+                let mut entropies = self.entropies.lock().expect("lock");
+                let data = [entropies.len() as u8 + 100; 32].to_vec();
+                let mut entropy = Entropy {
+                    data,
+                    timestamp_ms: self.clock.now_ms(),
+                    version: 0,
+                    ..Default::default()
+                };
+                entropy.sign_with(&self.identity);
+                entropies.push(entropy.clone());
+                Response {
+                    msg: Some(response::Msg::Entropy(entropy)),
+                }
+            }
+            _ => {
+                let n = {
+                    let mut count = self.count.lock().expect("lock");
+                    *count += 1;
+                    *count - 1
+                };
+                let response = (self.policy)(&request, n);
+                let _ = self.report_tx.send(request);
+                response
+            }
+        }
+    }
+}
+
+/// One agent connection to the fake medium.
+pub struct MediumLink {
+    pub hello: MediumHello,
+    /// Raw bytes to send down to the agent.
+    pub down: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl MediumLink {
+    /// Sends a `MediumDown` message.
+    pub fn send(&self, message: MediumDown) {
+        self.down
+            .send(message.encode_length_delimited_to_vec())
+            .expect("link open");
+    }
+}
+
+/// The fake radio medium: reports connections and transmissions; the test writes downlinks.
+pub struct FakeMedium {
+    pub addr: SocketAddr,
+    pub links: mpsc::UnboundedReceiver<MediumLink>,
+    pub transmits: mpsc::UnboundedReceiver<MediumTransmit>,
+    _endpoint: quinn::Endpoint,
+}
+
+impl FakeMedium {
+    pub fn start(identity: &Keypair) -> Self {
+        let (endpoint, addr) = server(identity, transport::ALPN_MEDIUM);
+        let (link_tx, links) = mpsc::unbounded_channel();
+        let (transmit_tx, transmits) = mpsc::unbounded_channel();
+        let server = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = server.accept().await {
+                let (link_tx, transmit_tx) = (link_tx.clone(), transmit_tx.clone());
+                tokio::spawn(async move {
+                    let Ok(connection) = incoming.await else {
+                        return;
+                    };
+                    let Ok((send, recv)) = connection.accept_bi().await else {
+                        return;
+                    };
+                    medium_session(send, recv, link_tx, transmit_tx).await;
+                });
+            }
+        });
+        Self {
+            addr,
+            links,
+            transmits,
+            _endpoint: endpoint,
+        }
+    }
+}
+
+async fn medium_session(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    link_tx: mpsc::UnboundedSender<MediumLink>,
+    transmit_tx: mpsc::UnboundedSender<MediumTransmit>,
+) {
+    let (down, mut down_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(bytes) = down_rx.recv().await {
+            if send.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut down = Some(down);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(Some(n)) = recv.read(&mut chunk).await {
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(Some((header, body))) = next_message(&buf, 4096) {
+            let message =
+                MediumUp::decode(&buf[header..header + body]).expect("agent sends valid MediumUp");
+            buf.drain(..header + body);
+            match message.msg {
+                Some(medium_up::Msg::Hello(hello)) => {
+                    let down = down.take().expect("one hello per connection");
+                    let _ = link_tx.send(MediumLink { hello, down });
+                }
+                Some(medium_up::Msg::Transmit(transmit)) => {
+                    let _ = transmit_tx.send(transmit);
+                }
+                None => panic!("empty MediumUp"),
+            }
+        }
+    }
+}

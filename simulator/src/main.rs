@@ -1,0 +1,94 @@
+//! `simulator`: run a scenario, or the built-in demo.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use simulator::report::{SimReport, table};
+use simulator::run::{SimOptions, simulate};
+use simulator::scenario::{ResolvedScenario, Scenario};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "simulator",
+    version,
+    about = "Simulate a proof-of-coverage network with real oracle and agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario file and report per hotspot what was verified and earned.
+    Simulate {
+        /// Scenario TOML (see README "Scenario format").
+        scenario: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run the built-in demo (real hotspot positions around Livermore, CA).
+    Demo {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Write the JSON report here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Oracle database (default: SQLite in a temporary directory).
+    #[arg(long, env = "SIMULATOR_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Keep the oracle's data (key, SQLite database) in this directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (scenario, run) = match Cli::parse().command {
+        Command::Simulate { scenario, run } => (
+            Scenario::load(&scenario).with_context(|| format!("loading {}", scenario.display()))?,
+            run,
+        ),
+        Command::Demo { run } => (
+            simulator::demo::scenario().context("the built-in demo scenario")?,
+            run,
+        ),
+    };
+    let report = execute(&scenario, &run).await?;
+    print!("{}", table(&report));
+    if let Some(out) = &run.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!("report written to {}", out.display());
+    }
+    Ok(())
+}
+
+async fn execute(scenario: &ResolvedScenario, run: &RunArgs) -> anyhow::Result<SimReport> {
+    eprintln!(
+        "simulating {} hotspots for {} at {}x ({} real)",
+        scenario.hotspots.len(),
+        humantime::format_duration(scenario.duration),
+        scenario.time_scale,
+        humantime::format_duration(std::time::Duration::from_secs(
+            (scenario.duration.as_secs_f64() / scenario.time_scale).ceil() as u64
+        )),
+    );
+    let options = SimOptions {
+        data_dir: run.data_dir.clone(),
+        database_url: run.database_url.clone(),
+        progress: true,
+    };
+    Ok(simulate(scenario, &options).await?)
+}
