@@ -14,7 +14,7 @@ async fn migrations_and_common_sql_work_on_both_backends() {
             )
             .bind(key.clone())
             .bind(vec![8u8; 32])
-            .bind(0x8c28_30d3_4004_3ffi64)
+            .bind(0x08c2_830d_3400_43ffi64)
             .bind(30i64)
             .bind(5i64)
             .bind(1_700_000_000_000i64)
@@ -35,7 +35,7 @@ async fn migrations_and_common_sql_work_on_both_backends() {
         );
         assert_eq!(
             row.get::<i64, _>("location"),
-            0x8c28_30d3_4004_3ff,
+            0x08c2_830d_3400_43ff,
             "{}",
             test.name
         );

@@ -28,7 +28,8 @@
 //! - [`outbox`]: reports waiting for the oracle, retried until acked or rejected.
 //! - [`oracle_client`]: the oracle connection, key pinning, reconnect with backoff.
 //! - [`backoff`]: jittered exponential backoff.
-//! - [`radio`]: the [`radio::Radio`] boundary; [`radio::sim`] talks to the simulated medium.
+//! - [`radio`]: the [`radio::Radio`] boundary; [`radio::sim`] talks to the simulated medium
+//!   with [`radio::framing`] (bounded length-delimited messages).
 //! - [`lora`]: LoRaWAN Proprietary framing of beacons.
 //! - [`settings`]: the TOML settings file (template in `pkg/settings-template.toml`).
 //! - [`stats`]: live counters.

@@ -1,18 +1,19 @@
 //! End to end on loopback QUIC: an agent against a fake oracle and a fake radio medium, on a
 //! clock running 3600 times faster than real time (a 1 h beacon segment lasts 1 s).
 
+mod assert_command;
 mod fakes;
 
-use fakes::{FakeMedium, FakeOracle, MediumLink, ack, ack_all, reject, within};
+use fakes::{
+    FakeMedium, FakeOracle, MediumLink, ack, ack_all, next_witness, reception, reject, tx_done,
+    within,
+};
 use hotspot_agent::lora::proprietary_frame;
 use hotspot_agent::radio::sim::{SimRadio, SimRadioConfig};
 use hotspot_agent::{Agent, AgentConfig, AgentStats, OracleClient, OracleError};
 use schemas::beacon::{RemoteEntropy, derive};
 use schemas::clock::{ScaledClock, SharedClock};
-use schemas::proto::{
-    BeaconReport, DataRate, MediumDown, MediumReception, MediumTxDone, RejectReason, Request,
-    WitnessReport, medium_down, request,
-};
+use schemas::proto::{BeaconReport, DataRate, RejectReason, Request, request};
 use schemas::region::{Region, channel_plan};
 use schemas::sign::SingleSigned;
 use schemas::{Keypair, PublicKey};
@@ -75,42 +76,6 @@ fn start_agent(
         let _ = stopped.await;
     }));
     Running { stats, stop, task }
-}
-
-fn reception(payload: Vec<u8>, rssi_ddbm: i32, snr_ddb: i32) -> MediumDown {
-    let reception = MediumReception {
-        payload,
-        frequency_hz: 904_300_000,
-        datarate: DataRate::Sf9bw125 as i32,
-        rssi_ddbm,
-        snr_ddb,
-        radio_timestamp_ns: 11,
-        tmst: 22,
-    };
-    MediumDown {
-        msg: Some(medium_down::Msg::Reception(reception)),
-    }
-}
-
-fn tx_done(tx_power_ddbm: i32) -> MediumDown {
-    let done = MediumTxDone {
-        radio_timestamp_ns: 1_750_000_000_123_456_789,
-        tmst: 4242,
-        tx_power_ddbm,
-    };
-    MediumDown {
-        msg: Some(medium_down::Msg::TxDone(done)),
-    }
-}
-
-async fn next_witness(oracle: &mut FakeOracle) -> WitnessReport {
-    loop {
-        if let Some(request::Msg::Witness(w)) =
-            within("witness report", oracle.reports.recv()).await.msg
-        {
-            return w;
-        }
-    }
 }
 
 fn check_beacon(report: &BeaconReport, oracle: &FakeOracle, hotspot: &Keypair) {

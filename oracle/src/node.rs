@@ -44,10 +44,8 @@ pub struct Oracle {
     tasks: Vec<JoinHandle<()>>,
 }
 
-fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> {
-    async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 impl Oracle {

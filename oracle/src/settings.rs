@@ -92,10 +92,8 @@ impl Settings {
                         path: shown,
                         source,
                     })?;
-                if settings.data_dir.is_relative() {
-                    if let Some(dir) = path.parent() {
-                        settings.data_dir = dir.join(&settings.data_dir);
-                    }
+                if let Some(dir) = path.parent().filter(|_| settings.data_dir.is_relative()) {
+                    settings.data_dir = dir.join(&settings.data_dir);
                 }
                 settings
             }

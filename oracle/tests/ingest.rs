@@ -95,10 +95,12 @@ async fn onboard(conn: &quinn::Connection, seed: u8, lat: f64, lng: f64, now_ms:
 
 async fn run_scenario(database_url: String, db_name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
-    settings.database_url = database_url;
-    settings.listen = "127.0.0.1:0".parse().expect("addr");
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        database_url,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Settings::default()
+    };
     let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
     let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
         .await

@@ -37,7 +37,7 @@ fn vectors() -> BTreeMap<&'static str, BTreeMap<&'static str, String>> {
     let assertion = LocationAssertion::new_signed(
         &hotspot(),
         &owner(),
-        0x8c28_30d3_4004_3ff,
+        0x08c2_830d_3400_43ff,
         30,
         12,
         1_700_000_000_000,

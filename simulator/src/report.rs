@@ -229,18 +229,18 @@ pub fn table(report: &SimReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<12} {:>8} {:>9} {:>9} {:>6} {:>7} {:>8}  invalid witnesses (top reasons)",
+        "{:<22} {:<16} {:>8} {:>9} {:>9} {:>6} {:>7} {:>8}  invalid witnesses (top reasons)",
         "hotspot", "owner", "beacons", "witnessed", "selected", "scale", "units", "scaled"
     );
     for h in &report.hotspots {
         let name: String = h.name.chars().take(22).collect();
-        let owner: String = h.owner.chars().take(12).collect();
+        let owner: String = h.owner.chars().take(16).collect();
         let scale = h
             .transmit_scale
             .map_or_else(|| "-".to_string(), |s| format!("{s:.4}"));
         let _ = writeln!(
             out,
-            "{name:<22} {owner:<12} {:>8} {:>9} {:>9} {scale:>6} {:>7.2} {:>8.4}  {}",
+            "{name:<22} {owner:<16} {:>8} {:>9} {:>9} {scale:>6} {:>7.2} {:>8.4}  {}",
             outcome_cell(&h.beacons),
             outcome_cell(&h.witnesses),
             h.witnesses.selected,

@@ -58,10 +58,8 @@ pub struct SimHotspot {
     pub owner: Keypair,
 }
 
-fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> {
-    async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// The oracle settings a scenario asks for.
@@ -124,9 +122,11 @@ pub async fn simulate(
         Arc::clone(&clock),
     )
     .await?;
+    // Agents stop first, then the medium, so no agent sees its radio vanish.
     let (stop, stop_rx) = watch::channel(false);
+    let (stop_medium, stop_medium_rx) = watch::channel(false);
     let (medium, medium_addr, medium_key) =
-        start_medium(scenario, &hotspots, &clock, stop_rx.clone())?;
+        start_medium(scenario, &hotspots, &clock, stop_medium_rx)?;
     onboard(&oracle, &hotspots, clock.now_ms()).await?;
     let start_ms = clock.now_ms();
     let mut agent_stats: Vec<(PublicKey, Arc<AgentStats>)> = Vec::new();
@@ -170,6 +170,7 @@ pub async fn simulate(
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
+    stop_medium.send_replace(true);
     oracle.flush().await;
     let end_ms = clock.now_ms();
     let report = report::build(

@@ -5,8 +5,9 @@ use prost::Message;
 use schemas::Keypair;
 use schemas::clock::SharedClock;
 use schemas::proto::{
-    Ack, Entropy, MediumDown, MediumHello, MediumTransmit, MediumUp, Rejection, Request, Response,
-    medium_up, request, response,
+    Ack, DataRate, Entropy, MediumDown, MediumHello, MediumReception, MediumTransmit, MediumTxDone,
+    MediumUp, Rejection, Request, Response, WitnessReport, medium_down, medium_up, request,
+    response,
 };
 use schemas::sign::SingleSigned;
 use std::net::SocketAddr;
@@ -256,6 +257,45 @@ async fn medium_session(
                 }
                 None => panic!("empty MediumUp"),
             }
+        }
+    }
+}
+
+/// A reception to send down to the agent.
+pub fn reception(payload: Vec<u8>, rssi_ddbm: i32, snr_ddb: i32) -> MediumDown {
+    let reception = MediumReception {
+        payload,
+        frequency_hz: 904_300_000,
+        datarate: DataRate::Sf9bw125 as i32,
+        rssi_ddbm,
+        snr_ddb,
+        radio_timestamp_ns: 11,
+        tmst: 22,
+    };
+    MediumDown {
+        msg: Some(medium_down::Msg::Reception(reception)),
+    }
+}
+
+/// A transmission confirmation.
+pub fn tx_done(tx_power_ddbm: i32) -> MediumDown {
+    let done = MediumTxDone {
+        radio_timestamp_ns: 1_750_000_000_123_456_789,
+        tmst: 4242,
+        tx_power_ddbm,
+    };
+    MediumDown {
+        msg: Some(medium_down::Msg::TxDone(done)),
+    }
+}
+
+/// The next witness report the oracle received (skipping others).
+pub async fn next_witness(oracle: &mut FakeOracle) -> WitnessReport {
+    loop {
+        if let Some(request::Msg::Witness(w)) =
+            within("witness report", oracle.reports.recv()).await.msg
+        {
+            return w;
         }
     }
 }

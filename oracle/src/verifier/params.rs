@@ -81,7 +81,7 @@ impl VerifierParams {
     pub fn validate(&self) -> Result<(), String> {
         let day = Duration::from_secs(24 * 3600);
         let interval = self.beacon_interval.as_millis();
-        if interval == 0 || day.as_millis() % interval != 0 {
+        if interval == 0 || !day.as_millis().is_multiple_of(interval) {
             return Err(format!(
                 "verifier.beacon_interval {:?} must divide 24h evenly",
                 self.beacon_interval

@@ -116,7 +116,7 @@ pub fn verify_poc(
         .and_then(|i| ctx.density.scale_e4(i.location))
         .unwrap_or(ctx.params.default_tx_scale_e4);
     let mut ordered: Vec<&Received<WitnessReport>> = witnesses.iter().collect();
-    ordered.sort_by(|a, b| (a.received_ms, a.id).cmp(&(b.received_ms, b.id)));
+    ordered.sort_by_key(|w| (w.received_ms, w.id));
     let mut verdicts = match (&outcome, info) {
         (Ok(()), Some(info)) => check_witnesses(beacon, &beaconer, info, &ordered, ctx),
         (Err(reason), _) => ordered
