@@ -4,6 +4,11 @@
 //! uniformly random time in the current segment when that time is still ahead (and the agent has
 //! not beaconed in this segment yet), otherwise a uniformly random time in the next segment. So
 //! there is at most one beacon per segment, matching the verifier's beacon-interval check.
+//!
+//! Unlike gateway-rs, the last tenth of each segment (at most 5 minutes) is never picked: the
+//! oracle buckets beacons by the time it *receives* the report, so a beacon sent in a segment's
+//! last instant could land in the next bucket and collide with that segment's beacon
+//! (`irregular_interval`).
 
 use rand::Rng;
 use std::time::Duration;
@@ -13,6 +18,11 @@ fn interval_ms(interval: Duration) -> u64 {
     u64::try_from(interval.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
+}
+
+/// The guard at the end of each segment in which no beacon is scheduled.
+pub fn end_margin_ms(interval: Duration) -> u64 {
+    (interval_ms(interval) / 10).min(5 * 60 * 1000)
 }
 
 /// Index of the `interval`-long epoch-aligned segment containing `t_ms`.
@@ -29,11 +39,12 @@ pub fn next_beacon_time<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> u64 {
     let length = interval_ms(interval);
+    let usable = (length - end_margin_ms(interval)).max(1);
     let current = now_ms / length;
     let mut pick = |segment: u64| {
         segment
             .saturating_mul(length)
-            .saturating_add(rng.random_range(0..length))
+            .saturating_add(rng.random_range(0..usable))
     };
     if last_beacon_segment.is_none_or(|last| last < current) {
         let candidate = pick(current);
@@ -75,6 +86,20 @@ mod tests {
     }
 
     #[test]
+    fn never_in_the_end_margin() {
+        let mut rng = StdRng::seed_from_u64(3);
+        assert_eq!(end_margin_ms(HOUR), 5 * 60 * 1000);
+        assert_eq!(end_margin_ms(Duration::from_secs(120)), 12_000);
+        for i in 0..10_000u64 {
+            let at = next_beacon_time(i * 7_919, HOUR, None, &mut rng);
+            assert!(
+                at % HOUR_MS < HOUR_MS - end_margin_ms(HOUR),
+                "{at} is in the end margin"
+            );
+        }
+    }
+
+    #[test]
     fn picks_in_the_current_segment_when_still_ahead() {
         let mut rng = StdRng::seed_from_u64(2);
         let segment_start = 1_000 * HOUR_MS;
@@ -97,15 +122,16 @@ mod tests {
         // Just before the segment, with a beacon already sent in the previous one: every pick
         // lands in the next segment.
         let now = segment_start - 1;
+        let usable = HOUR_MS - end_margin_ms(HOUR);
         let mut buckets = [0u32; 10];
         let draws = 20_000;
         for _ in 0..draws {
             let at = next_beacon_time(now, HOUR, Some(1_999), &mut rng);
             assert!(
-                (segment_start..segment_start + HOUR_MS).contains(&at),
+                (segment_start..segment_start + usable).contains(&at),
                 "{at} out of bounds"
             );
-            buckets[((at - segment_start) * 10 / HOUR_MS) as usize] += 1;
+            buckets[((at - segment_start) * 10 / usable) as usize] += 1;
         }
         let expected = draws / 10;
         for (i, count) in buckets.iter().enumerate() {

@@ -316,3 +316,71 @@ async fn end_to_end_on_postgres() {
     let db = db::test_support::postgres().await.expect("postgres");
     run_scenario(db.url.clone(), db.name).await;
 }
+
+/// Reports acknowledged just before the oracle stops are verified after it restarts on the same
+/// database: nothing already accepted is lost.
+async fn restart_scenario(database_url: String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        database_url,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Settings::default()
+    };
+    let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
+    let key = Keypair::from_seed([1; 32]);
+    let oracle = Oracle::start(&settings, key.clone(), Arc::clone(&clock))
+        .await
+        .expect("start");
+    let conn = connect(&oracle).await;
+    let now = clock.now_ms();
+    let beaconer = onboard(&conn, 20, 37.7749, -122.4194, now).await;
+    let witness = onboard(&conn, 21, 37.7929, -122.4194, now).await;
+    let entropy = match send(&conn, request::Msg::Entropy(EntropyRequest {}))
+        .await
+        .msg
+    {
+        Some(response::Msg::Entropy(e)) => e,
+        other => panic!("expected entropy, got {other:?}"),
+    };
+    let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    ack(&send(&conn, request::Msg::Beacon(beacon.clone())).await);
+    ack(&send(
+        &conn,
+        request::Msg::Witness(make_witness(&witness, &beacon, -1000, clock.now_ms())),
+    )
+    .await);
+    // Stop before the proof of coverage closes: nothing is verified yet.
+    assert_eq!(oracle.verifier_stats().pocs, 0);
+    oracle.shutdown().await;
+
+    let restarted = Oracle::start(&settings, key, Arc::clone(&clock))
+        .await
+        .expect("restart");
+    wait_for_verdicts(&restarted, 1).await;
+    let pool = restarted.store.db().pool();
+    let row = sqlx::query("SELECT valid, valid_witnesses FROM pocs")
+        .fetch_one(pool)
+        .await
+        .expect("poc");
+    assert_eq!(
+        (
+            row.get::<i64, _>("valid"),
+            row.get::<i64, _>("valid_witnesses")
+        ),
+        (1, 1)
+    );
+    restarted.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_verification_on_sqlite() {
+    let db = db::test_support::sqlite().await.expect("sqlite");
+    restart_scenario(db.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_verification_on_postgres() {
+    let db = db::test_support::postgres().await.expect("postgres");
+    restart_scenario(db.url.clone()).await;
+}

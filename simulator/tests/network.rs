@@ -44,28 +44,72 @@ owner = "dave"
 
 async fn run(database_url: String) -> SimReport {
     let scenario = Scenario::from_toml_str(SCENARIO, std::path::Path::new(".")).expect("scenario");
-    let options = SimOptions { database_url: Some(database_url), ..SimOptions::default() };
-    simulate(&scenario, &options).await.expect("simulation runs")
+    let options = SimOptions {
+        database_url: Some(database_url),
+        ..SimOptions::default()
+    };
+    simulate(&scenario, &options)
+        .await
+        .expect("simulation runs")
 }
 
 fn check(report: &SimReport) {
-    let by_name = |name: &str| report.hotspots.iter().find(|h| h.name == name).expect("hotspot in report");
+    let by_name = |name: &str| {
+        report
+            .hotspots
+            .iter()
+            .find(|h| h.name == name)
+            .expect("hotspot in report")
+    };
     for h in &report.hotspots {
-        assert!(h.beacons.valid >= 2, "{} beaconed validly in most of its 3-4 intervals: {:?}", h.name, h.beacons);
-        assert_eq!(h.beacons.valid, h.beacons.total, "{}: {:?}", h.name, h.beacons.invalid);
-        assert!(h.agent.beacons_acked >= h.beacons.total, "every stored beacon was acknowledged to its agent");
+        assert!(
+            h.beacons.valid >= 2,
+            "{} beaconed validly in most of its 3-4 intervals: {:?}",
+            h.name,
+            h.beacons
+        );
+        assert_eq!(
+            h.beacons.valid, h.beacons.total,
+            "{}: {:?}",
+            h.name, h.beacons.invalid
+        );
+        assert!(
+            h.agent.beacons_acked >= h.beacons.total,
+            "every stored beacon was acknowledged to its agent"
+        );
     }
     // b and c are 1.5-2.3 km from a and each other: they witness each other validly.
     for name in ["a", "b", "c"] {
-        assert!(by_name(name).witnesses.valid >= 2, "{name}: {:?}", by_name(name).witnesses);
+        assert!(
+            by_name(name).witnesses.valid >= 2,
+            "{name}: {:?}",
+            by_name(name).witnesses
+        );
         assert!(by_name(name).reward_units > 0.0);
     }
     // a and a-neighbour are 120 m apart: their mutual witnesses are below the minimum distance.
     let neighbour = by_name("a-neighbour");
-    assert!(neighbour.witnesses.invalid.get("below_min_distance").copied().unwrap_or(0) >= 1, "{:?}", neighbour.witnesses);
+    assert!(
+        neighbour
+            .witnesses
+            .invalid
+            .get("below_min_distance")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{:?}",
+        neighbour.witnesses
+    );
     // Every witness report the agents had acknowledged got a verdict.
-    let acked: u64 = report.hotspots.iter().map(|h| h.agent.witnesses_acked).sum();
-    assert_eq!(report.totals.witnesses.total, acked, "one verdict per acknowledged witness report");
+    let acked: u64 = report
+        .hotspots
+        .iter()
+        .map(|h| h.agent.witnesses_acked)
+        .sum();
+    assert_eq!(
+        report.totals.witnesses.total, acked,
+        "one verdict per acknowledged witness report"
+    );
     assert!(report.medium.transmissions >= report.totals.beacons.total);
     // Active hotspots have a transmit scale; b and c are alone in their res-8 hexes.
     assert_eq!(by_name("b").transmit_scale, Some(1.0));
