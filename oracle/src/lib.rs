@@ -12,11 +12,14 @@
 //!   [`verifier::params`]).
 //! - Pure math: [`density`] (HIP 17/104), [`geometry`] (distances, free-space loss),
 //!   [`reward_units`] (HIP 15).
+//! - [`explain`]: `oracle explain`.
 //! - [`settings`], [`identity`], [`density_cli`].
 
 pub mod density;
 pub mod density_cli;
+pub mod denylist_cli;
 pub mod entropy;
+pub mod explain;
 pub mod geometry;
 pub mod identity;
 pub mod ingest;

@@ -36,10 +36,52 @@ enum Command {
         #[arg(long, default_value = "hip104")]
         params: DensityParams,
     },
+    /// Explain every beacon and witness of a hotspot: verdict, reason, measured value, threshold.
+    Explain {
+        /// The hotspot's public key (base58).
+        hotspot: schemas::PublicKey,
+        /// Only this reward epoch.
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Database to read (default: the one of the settings).
+        #[arg(long, env = "ORACLE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Governance denylists: build, sign (M of N), apply.
+    #[command(subcommand)]
+    Denylist(DenylistCommand),
     /// Print the oracle's public key (the value agents pin), creating the key if needed.
     Key {
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DenylistCommand {
+    /// Turn a denylist TOML (see `oracle/src/denylist_cli.rs`) into an unsigned list file.
+    New {
+        #[arg(long)]
+        list: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add a governance key's signature to a list file (in place).
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        file: PathBuf,
+    },
+    /// Check the signatures against `[governance]` and apply the list to the database.
+    Apply {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        file: PathBuf,
     },
 }
 
@@ -59,6 +101,35 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", hotspots.display()))?;
             Ok(())
         }
+        Command::Explain {
+            hotspot,
+            epoch,
+            json,
+            config,
+            database_url,
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let url = database_url.unwrap_or_else(|| settings.database_url());
+            let store = oracle::store::Store::new(
+                db::Db::connect(&url)
+                    .await
+                    .with_context(|| format!("opening {url}"))?,
+            );
+            let explanation = oracle::explain::explain(
+                &store,
+                hotspot,
+                epoch,
+                settings.verifier.max_witnesses_per_poc,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print!("{}", oracle::explain::render(&explanation));
+            }
+            Ok(())
+        }
+        Command::Denylist(command) => denylist(command).await,
         Command::Key { config } => {
             let settings = Settings::load(config.as_deref())?;
             let (key, _) = oracle::identity::load_or_create(&settings.key_path())?;
@@ -97,4 +168,50 @@ fn redact(url: &str) -> String {
         ),
         _ => url.to_string(),
     }
+}
+
+async fn denylist(command: DenylistCommand) -> anyhow::Result<()> {
+    use oracle::denylist_cli;
+    use prost::Message;
+    let now_ms = schemas::clock::Clock::now_ms(&SystemClock);
+    match command {
+        DenylistCommand::New { list, out } => {
+            let text = std::fs::read_to_string(&list)
+                .with_context(|| format!("reading {}", list.display()))?;
+            let signed = denylist_cli::from_toml(&text, now_ms)?;
+            std::fs::write(&out, signed.encode_to_vec())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} (unsigned; every governance signer runs `oracle denylist sign`)",
+                out.display()
+            );
+        }
+        DenylistCommand::Sign { key, file } => {
+            let key = schemas::Keypair::read_file(&key)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut signed = denylist_cli::decode(&bytes)?;
+            signed.add_signature(&key)?;
+            std::fs::write(&file, signed.encode_to_vec())
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!(
+                "signed by {} ({} signature(s))",
+                key.public(),
+                signed.signatures.len()
+            );
+        }
+        DenylistCommand::Apply { config, file } => {
+            let settings = Settings::load(config.as_deref())?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let signed = denylist_cli::decode(&bytes)?;
+            let store = oracle::store::Store::new(db::Db::connect(&settings.database_url()).await?);
+            let g = &settings.governance;
+            let n = denylist_cli::apply(&store, &signed, &g.signers, g.threshold, now_ms).await?;
+            println!(
+                "applied {n} denylist entries; the running oracle picks them up within a minute"
+            );
+        }
+    }
+    Ok(())
 }

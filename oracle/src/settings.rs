@@ -39,7 +39,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Entropy publication.
     pub entropy: EntropySettings,
-    /// Verification rules and thresholds.
+    /// Governance keys whose signatures the oracle accepts on denylists.
+    pub governance: GovernanceSettings,
+    /// Verification rules and thresholds: the values of `verifier.ruleset`, then every key set.
+    #[serde(deserialize_with = "verifier_params")]
     pub verifier: VerifierParams,
 }
 
@@ -53,6 +56,21 @@ pub struct EntropySettings {
     /// How long a value stays valid for beacons and witnesses.
     #[serde(with = "humantime_serde")]
     pub lifespan: Duration,
+}
+
+fn verifier_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VerifierParams, D::Error> {
+    let table = toml::Table::deserialize(d)?;
+    VerifierParams::from_toml(table).map_err(serde::de::Error::custom)
+}
+
+/// Governance keys (M of N).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceSettings {
+    /// Base58 public keys of the governance signers.
+    pub signers: Vec<schemas::PublicKey>,
+    /// How many of them must sign.
+    pub threshold: usize,
 }
 
 impl Default for EntropySettings {
@@ -71,6 +89,7 @@ impl Default for Settings {
             database_url: String::new(),
             listen: SocketAddr::from(([0, 0, 0, 0], 9080)),
             entropy: EntropySettings::default(),
+            governance: GovernanceSettings::default(),
             verifier: VerifierParams::default(),
         }
     }

@@ -265,8 +265,32 @@ impl Store {
     }
 }
 
+use crate::verifier::denylist::{DenyEntry, Denylist};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use crate::verifier::reason::{Invalid, Side};
+use crate::verifier::state::HotspotState;
+
+async fn upsert_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &PublicKey,
+    state: &HotspotState,
+) -> Result<(), StoreError> {
+    let ms = |v: Option<u64>| v.map(|v| v as i64);
+    sqlx::query(
+        "INSERT INTO hotspot_state (hotspot_key, last_beacon_ms, last_witness_ms, last_reciprocal_beacon_ms, last_active_ms) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hotspot_key) DO UPDATE SET last_beacon_ms = excluded.last_beacon_ms, \
+         last_witness_ms = excluded.last_witness_ms, last_reciprocal_beacon_ms = excluded.last_reciprocal_beacon_ms, \
+         last_active_ms = excluded.last_active_ms",
+    )
+    .bind(key.to_vec())
+    .bind(ms(state.last_beacon_ms))
+    .bind(ms(state.last_witness_ms))
+    .bind(ms(state.last_reciprocal_beacon_ms))
+    .bind(ms(state.last_active_ms))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// Reason, measured value, threshold and description of a verdict.
 ///
@@ -294,15 +318,20 @@ fn reason_columns(outcome: Option<&Invalid>) -> ReasonColumns {
 }
 
 impl Store {
-    /// Stores a proof-of-coverage verdict and the verdicts of its witnesses in one transaction.
-    pub async fn save_poc(&self, poc: &PocVerdict) -> Result<(), StoreError> {
+    /// Stores a proof-of-coverage verdict, the verdicts of its witnesses and the hotspot states
+    /// it changed, in one transaction.
+    pub async fn save_poc(
+        &self,
+        poc: &PocVerdict,
+        states: &[(PublicKey, HotspotState)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.pool().begin().await?;
         let columns = reason_columns(poc.outcome.as_ref().err());
         sqlx::query(
             "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
-             location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses) \
-             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $15 <> 0 THEN $7 END, CASE WHEN $15 <> 0 THEN $8 END, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT DO NOTHING",
+             location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses, witness_reports, passed_regular) \
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $15 <> 0 THEN $7 END, CASE WHEN $15 <> 0 THEN $8 END, $9, $10, $11, \
+             $12, $13, $14, $16, $17) ON CONFLICT DO NOTHING",
         )
         .bind(poc.beacon_id.to_vec())
         .bind(poc.beaconer.to_vec())
@@ -319,13 +348,74 @@ impl Store {
         .bind(i64::from(poc.valid_witnesses))
         .bind(i64::from(poc.selected_witnesses))
         .bind(columns.has_measure)
+        .bind(i64::from(poc.witness_reports))
+        .bind(i64::from(poc.passed_regular))
         .execute(&mut *tx)
         .await?;
         for witness in &poc.witnesses {
             insert_witness_verdict(&mut tx, witness, Some(poc), poc.epoch).await?;
         }
+        for (key, state) in states {
+            upsert_state(&mut tx, key, state).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The verifier's per-hotspot state.
+    pub async fn hotspot_states(&self) -> Result<Vec<(PublicKey, HotspotState)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hotspot_key, last_beacon_ms, last_witness_ms, last_reciprocal_beacon_ms, last_active_ms FROM hotspot_state",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let ms = |row: &AnyRow, column: &str| -> Result<Option<u64>, StoreError> {
+            Ok(row.try_get::<Option<i64>, _>(column)?.map(|v| v as u64))
+        };
+        rows.iter()
+            .map(|row| {
+                let state = HotspotState {
+                    last_beacon_ms: ms(row, "last_beacon_ms")?,
+                    last_witness_ms: ms(row, "last_witness_ms")?,
+                    last_reciprocal_beacon_ms: ms(row, "last_reciprocal_beacon_ms")?,
+                    last_active_ms: ms(row, "last_active_ms")?,
+                };
+                Ok((key_of(row, "hotspot_key", "hotspot_state")?, state))
+            })
+            .collect()
+    }
+
+    /// Every denylist entry (expired ones included; they simply no longer apply).
+    pub async fn denylist(&self) -> Result<Denylist, StoreError> {
+        let rows = sqlx::query("SELECT target, kind, reason, from_ms, expires_ms FROM denylist")
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut list = Denylist::default();
+        for row in &rows {
+            let target: Vec<u8> = row.try_get("target")?;
+            let entry = DenyEntry {
+                reason: row.try_get("reason")?,
+                from_ms: row.try_get::<i64, _>("from_ms")? as u64,
+                expires_ms: row.try_get::<i64, _>("expires_ms")? as u64,
+            };
+            let corrupt = |reason: &str| StoreError::Corrupt {
+                table: "denylist",
+                reason: reason.to_string(),
+            };
+            match (row.try_get::<String, _>("kind")?.as_str(), target.len()) {
+                ("key", 32) => list.deny_key(
+                    PublicKey::from_slice(&target).map_err(|_| corrupt("key"))?,
+                    entry,
+                ),
+                ("edge", 64) => {
+                    let a = PublicKey::from_slice(&target[..32]).map_err(|_| corrupt("edge"))?;
+                    let b = PublicKey::from_slice(&target[32..]).map_err(|_| corrupt("edge"))?;
+                    list.deny_edge(a, b, entry);
+                }
+                (kind, len) => return Err(corrupt(&format!("{kind} entry of {len} bytes"))),
+            }
+        }
+        Ok(list)
     }
 
     /// Stores verdicts of witnesses that belong to no proof of coverage (stale or late).
@@ -339,27 +429,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Per hotspot: last valid beacon, and last valid beacon that had a valid witness.
-    pub async fn beacon_history(&self) -> Result<Vec<(PublicKey, u64, Option<u64>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT beaconer_key, MAX(received_ms) AS last_beacon, \
-             MAX(CASE WHEN valid_witnesses > 0 THEN received_ms END) AS last_reciprocity \
-             FROM pocs WHERE valid = 1 GROUP BY beaconer_key",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    key_of(row, "beaconer_key", "pocs")?,
-                    row.try_get::<i64, _>("last_beacon")? as u64,
-                    row.try_get::<Option<i64>, _>("last_reciprocity")?
-                        .map(|v| v as u64),
-                ))
-            })
-            .collect()
     }
 }
 
@@ -376,9 +445,9 @@ async fn insert_witness_verdict(
     let columns = reason_columns(invalid);
     sqlx::query(
         "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
-         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, $14, $15) \
-         ON CONFLICT DO NOTHING",
+         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, \
+         $14, $15, $17) ON CONFLICT DO NOTHING",
     )
     .bind(witness.witness_id.to_vec())
     .bind(poc.map(|p| p.beacon_id.to_vec()))
@@ -396,6 +465,7 @@ async fn insert_witness_verdict(
     .bind(i64::from(poc.map_or(0, |p| p.hex_scale_e4)))
     .bind(i64::from(witness.reward_units_e4))
     .bind(columns.has_measure)
+    .bind(i64::from(witness.passed_regular))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -455,5 +525,51 @@ impl Store {
             out.push(convert(row, "witness")?);
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// The version of the last applied denylist.
+    pub async fn denylist_version(&self) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(list_version) AS v FROM denylist")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("v")?.map(|v| v as u64))
+    }
+
+    /// Stores a verified denylist's entries (a renewed entry takes the newer expiry).
+    pub async fn save_denylist(
+        &self,
+        list: &schemas::proto::Denylist,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        for entry in &list.entries {
+            let (kind, target) = if entry.other_key.is_empty() {
+                ("key", entry.key.clone())
+            } else {
+                let (a, b) = if entry.key <= entry.other_key {
+                    (&entry.key, &entry.other_key)
+                } else {
+                    (&entry.other_key, &entry.key)
+                };
+                ("edge", [a.as_slice(), b.as_slice()].concat())
+            };
+            sqlx::query(
+                "INSERT INTO denylist (target, kind, reason, from_ms, expires_ms, list_version) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (target) DO UPDATE SET reason = excluded.reason, expires_ms = excluded.expires_ms, \
+                 list_version = excluded.list_version",
+            )
+            .bind(target)
+            .bind(kind)
+            .bind(entry.reason.clone())
+            .bind(now_ms as i64)
+            .bind(entry.expires_ms as i64)
+            .bind(list.version as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

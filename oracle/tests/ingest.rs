@@ -95,12 +95,7 @@ async fn onboard(conn: &quinn::Connection, seed: u8, lat: f64, lng: f64, now_ms:
 
 async fn run_scenario(database_url: String, db_name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = Settings {
-        data_dir: dir.path().to_path_buf(),
-        database_url,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        ..Settings::default()
-    };
+    let settings = ingest_settings(dir.path(), database_url);
     let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
     let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
         .await
@@ -242,7 +237,54 @@ async fn run_scenario(database_url: String, db_name: &str) {
     assert!(rows[1].get::<Option<f64>, _>("measured").expect("measured") < 8.0);
     assert_eq!(rows[1].get::<Option<f64>, _>("threshold"), Some(8.0));
     let _ = PublicKey::from_slice(&rows[0].get::<Vec<u8>, _>("witness_key")).expect("key");
+
+    // `oracle explain` tells each hotspot what happened and why.
+    let near_explained = oracle::explain::explain(&oracle.store, near.key.public(), None, 14)
+        .await
+        .expect("explain");
+    assert_eq!(near_explained.witnesses.len(), 1);
+    let line = &near_explained.witnesses[0];
+    assert_eq!(
+        (line.valid, line.reason.as_deref(), line.side.as_deref()),
+        (false, Some("below_min_distance"), Some("witness"))
+    );
+    assert_eq!(line.threshold, Some(8.0));
+    assert_eq!(
+        line.beaconer.as_deref(),
+        Some(beaconer.key.public().to_string().as_str())
+    );
+    let text = oracle::explain::render(&near_explained);
+    assert!(
+        text.contains("invalid: below_min_distance") && text.contains("vs threshold 8"),
+        "{text}"
+    );
+    let beaconer_explained =
+        oracle::explain::explain(&oracle.store, beaconer.key.public(), Some(0), 14)
+            .await
+            .expect("explain");
+    assert!(beaconer_explained.beacons.is_empty(), "epoch 0 has nothing");
+    let epoch = beaconer_explained.epoch;
+    let all = oracle::explain::explain(&oracle.store, beaconer.key.public(), None, 14)
+        .await
+        .expect("explain");
+    assert_eq!(all.beacons.len(), 1);
+    assert!(all.beacons[0].valid && all.beacons[0].selected_witnesses == 1 && epoch == Some(0));
+    let json = serde_json::to_value(&all).expect("json");
+    assert_eq!(json["beacons"][0]["valid_witnesses"], 1);
     oracle.shutdown().await;
+}
+
+/// Settings for tests of ingest and storage: a single beacon must be able to verify validly,
+/// so HIP 106 reciprocity (which needs a history; see `tests/verifier_rules.rs`) is off.
+fn ingest_settings(dir: &std::path::Path, database_url: String) -> Settings {
+    let mut settings = Settings {
+        data_dir: dir.to_path_buf(),
+        database_url,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Settings::default()
+    };
+    settings.verifier.checks.reciprocity = false;
+    settings
 }
 
 fn make_beacon(hotspot: &Hotspot, entropy: &Entropy, now_ms: u64) -> BeaconReport {
@@ -321,12 +363,7 @@ async fn end_to_end_on_postgres() {
 /// database: nothing already accepted is lost.
 async fn restart_scenario(database_url: String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = Settings {
-        data_dir: dir.path().to_path_buf(),
-        database_url,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        ..Settings::default()
-    };
+    let settings = ingest_settings(dir.path(), database_url);
     let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
     let key = Keypair::from_seed([1; 32]);
     let oracle = Oracle::start(&settings, key.clone(), Arc::clone(&clock))

@@ -15,6 +15,7 @@
 pub mod beacon;
 pub mod clock;
 pub mod datarate;
+pub mod governance;
 pub mod keys;
 pub mod region;
 pub mod sign;

@@ -193,11 +193,11 @@ async fn final_scales(
         })
         .collect();
     let active: Vec<PublicKey> = store
-        .beacon_history()
+        .hotspot_states()
         .await?
         .into_iter()
-        .filter(|(_, _, reciprocity)| reciprocity.is_some_and(|ms| ms >= horizon))
-        .map(|(key, _, _)| key)
+        .filter(|(_, state)| state.last_active_ms.is_some_and(|ms| ms >= horizon))
+        .map(|(key, _)| key)
         .collect();
     let map = HexDensityMap::new(
         active.iter().filter_map(|k| cells.get(k).copied()),

@@ -22,6 +22,8 @@ use tokio::sync::watch;
 /// Errors running a simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    #[error("ruleset: {0}")]
+    Ruleset(String),
     #[error("region: {0}")]
     Region(#[from] schemas::region::RegionError),
     #[error("oracle settings: {0}")]
@@ -74,6 +76,9 @@ pub fn oracle_settings(
         ..Settings::default()
     };
     settings.listen = ([127, 0, 0, 1], 0).into();
+    let ruleset: oracle::verifier::params::Ruleset =
+        scenario.ruleset.parse().map_err(SimError::Ruleset)?;
+    settings.verifier = oracle::verifier::VerifierParams::for_ruleset(ruleset);
     let p = &scenario.params;
     if let Some(tick) = p.entropy_tick {
         settings.entropy.tick = tick;

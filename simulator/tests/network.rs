@@ -62,30 +62,26 @@ fn check(report: &SimReport) {
             .expect("hotspot in report")
     };
     for h in &report.hotspots {
+        // Only HIP 106 bootstrapping may refuse a beacon: the first beacons of a hotspot that
+        // has not witnessed anyone yet.
+        let reasons: Vec<&String> = h.beacons.invalid.keys().collect();
         assert!(
-            h.beacons.valid >= 2,
-            "{} beaconed validly in most of its 3-4 intervals: {:?}",
-            h.name,
-            h.beacons
-        );
-        assert_eq!(
-            h.beacons.valid, h.beacons.total,
-            "{}: {:?}",
-            h.name, h.beacons.invalid
+            reasons.iter().all(|r| *r == "gateway_no_valid_witnesses"),
+            "{}: {reasons:?}",
+            h.name
         );
         assert!(
             h.agent.beacons_acked >= h.beacons.total,
             "every stored beacon was acknowledged to its agent"
         );
     }
-    // b and c are 1.5-2.3 km from a and each other: they witness each other validly.
+    // a, b and c are 1.5-2.3 km apart: once reciprocity is established they beacon and
+    // witness each other validly.
     for name in ["a", "b", "c"] {
-        assert!(
-            by_name(name).witnesses.valid >= 2,
-            "{name}: {:?}",
-            by_name(name).witnesses
-        );
-        assert!(by_name(name).reward_units > 0.0);
+        let h = by_name(name);
+        assert!(h.beacons.valid >= 1, "{name}: {:?}", h.beacons);
+        assert!(h.witnesses.valid >= 1, "{name}: {:?}", h.witnesses);
+        assert!(h.reward_units > 0.0);
     }
     // a and a-neighbour are 120 m apart: their mutual witnesses are below the minimum distance.
     let neighbour = by_name("a-neighbour");

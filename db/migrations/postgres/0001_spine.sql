@@ -66,8 +66,10 @@ CREATE TABLE pocs (
     location BIGINT,
     hex_scale_e4 BIGINT NOT NULL,
     reward_units_e4 BIGINT NOT NULL,
+    witness_reports BIGINT NOT NULL,
     valid_witnesses BIGINT NOT NULL,
-    selected_witnesses BIGINT NOT NULL
+    selected_witnesses BIGINT NOT NULL,
+    passed_regular BIGINT NOT NULL
 );
 CREATE INDEX pocs_beaconer ON pocs (beaconer_key, received_ms);
 CREATE INDEX pocs_epoch ON pocs (epoch);
@@ -88,8 +90,28 @@ CREATE TABLE witness_verdicts (
     detail TEXT,
     selected BIGINT NOT NULL,
     hex_scale_e4 BIGINT NOT NULL,
-    reward_units_e4 BIGINT NOT NULL
+    reward_units_e4 BIGINT NOT NULL,
+    passed_regular BIGINT NOT NULL
 );
 CREATE INDEX witness_verdicts_witness ON witness_verdicts (witness_key, received_ms);
 CREATE INDEX witness_verdicts_beacon ON witness_verdicts (beacon_id);
 CREATE INDEX witness_verdicts_epoch ON witness_verdicts (epoch);
+
+-- What the verifier remembers per hotspot (written with each verdict).
+CREATE TABLE hotspot_state (
+    hotspot_key BYTEA PRIMARY KEY,
+    last_beacon_ms BIGINT,
+    last_witness_ms BIGINT,
+    last_reciprocal_beacon_ms BIGINT,
+    last_active_ms BIGINT
+);
+
+-- Denylisted keys (32 bytes) and edges (64 bytes: the two keys, smaller first).
+CREATE TABLE denylist (
+    target BYTEA PRIMARY KEY,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    from_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    list_version BIGINT NOT NULL
+);

@@ -7,21 +7,26 @@
 //! transaction. Nothing is batched in time windows, and nothing lives only in memory: on
 //! start the runner reloads every stored report that has no verdict yet.
 
+pub mod checks;
+pub mod denylist;
 pub mod params;
 pub mod poc;
 pub mod reason;
+pub mod state;
 
 pub use params::VerifierParams;
 
 use crate::density::HexDensityMap;
 use crate::registry::Registry;
 use crate::store::{ReportKind, Store, StoreError, StoredReport};
+use denylist::Denylist;
 use poc::{Context, EntropyInfo, PocVerdict, Received, WitnessVerdict, verify_poc};
 use prost::Message;
 use reason::{Invalid, Side};
 use schemas::PublicKey;
 use schemas::clock::SharedClock;
 use schemas::proto::{BeaconReport, Entropy, WitnessReport};
+use state::StateBook;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
@@ -30,6 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 /// Extra time after the witness window before a proof of coverage is closed, for reports in
 /// flight through ingest.
 const CLOSE_GRACE_MS: u64 = 500;
+/// How often the denylist is re-read from the database (where `oracle denylist apply` writes).
+const DENYLIST_RELOAD: Duration = Duration::from_secs(30);
 
 /// Something the runner must know about.
 #[derive(Debug)]
@@ -73,8 +80,8 @@ pub struct Verifier {
     entropy: HashMap<Vec<u8>, EntropyInfo>,
     pending: HashMap<Vec<u8>, Pending>,
     closed: HashMap<Vec<u8>, Closed>,
-    last_beacon_ms: HashMap<PublicKey, u64>,
-    last_reciprocity_ms: HashMap<PublicKey, u64>,
+    state: StateBook,
+    denylist: Denylist,
     density: HexDensityMap,
     density_bucket: Option<u64>,
     stats: VerifierStats,
@@ -98,8 +105,8 @@ impl Verifier {
             entropy: HashMap::new(),
             pending: HashMap::new(),
             closed: HashMap::new(),
-            last_beacon_ms: HashMap::new(),
-            last_reciprocity_ms: HashMap::new(),
+            state: StateBook::new(),
+            denylist: Denylist::default(),
             density,
             density_bucket: None,
             stats: VerifierStats::default(),
@@ -121,6 +128,8 @@ impl Verifier {
         self.resume().await?;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut reload = tokio::time::interval(DENYLIST_RELOAD);
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -135,6 +144,10 @@ impl Verifier {
                     None => return Ok(()),
                 },
                 _ = tick.tick() => self.close_due(self.clock.now_ms()).await?,
+                _ = reload.tick() => match self.store.denylist().await {
+                    Ok(list) => self.denylist = list,
+                    Err(e) => tracing::warn!(error = %e, "could not reload the denylist; keeping the previous one"),
+                },
             }
         }
     }
@@ -144,12 +157,8 @@ impl Verifier {
         for entropy in self.store.entropy_since(since).await? {
             self.add(Event::Entropy(entropy));
         }
-        for (key, last_beacon, last_reciprocity) in self.store.beacon_history().await? {
-            self.last_beacon_ms.insert(key, last_beacon);
-            if let Some(ms) = last_reciprocity {
-                self.last_reciprocity_ms.insert(key, ms);
-            }
-        }
+        self.state = self.store.hotspot_states().await?.into_iter().collect();
+        self.denylist = self.store.denylist().await?;
         let beacons = self.store.unverified(ReportKind::Beacon).await?;
         let witnesses = self.store.unverified(ReportKind::Witness).await?;
         if !beacons.is_empty() || !witnesses.is_empty() {
@@ -278,12 +287,20 @@ impl Verifier {
                 hotspots,
                 entropy: &self.entropy,
                 density: &self.density,
-                last_beacon_ms: &self.last_beacon_ms,
+                state: &self.state,
+                denylist: &self.denylist,
             };
             verify_poc(&beacon, &pending.witnesses, &ctx)
         });
-        self.store.save_poc(&verdict).await?;
-        self.apply(&verdict);
+        let mut next = self.state.clone();
+        let changed = state::apply(&mut next, &verdict, &self.params.checks);
+        let states: Vec<_> = changed
+            .iter()
+            .filter_map(|k| next.get(k).map(|s| (*k, *s)))
+            .collect();
+        self.store.save_poc(&verdict, &states).await?;
+        self.state = next;
+        self.count(&verdict);
         self.closed.insert(
             beacon.report.data.clone(),
             Closed {
@@ -294,22 +311,11 @@ impl Verifier {
         Ok(())
     }
 
-    /// Updates the hotspot state after a stored verdict.
-    fn apply(&mut self, verdict: &PocVerdict) {
+    fn count(&mut self, verdict: &PocVerdict) {
         self.stats.pocs += 1;
         self.stats.witness_verdicts += verdict.witnesses.len() as u64;
         self.stats.valid_witnesses += u64::from(verdict.valid_witnesses);
-        if verdict.counts_for_schedule {
-            self.last_beacon_ms
-                .insert(verdict.beaconer, verdict.received_ms);
-        }
-        if verdict.outcome.is_ok() {
-            self.stats.valid_beacons += 1;
-            if verdict.valid_witnesses > 0 {
-                self.last_reciprocity_ms
-                    .insert(verdict.beaconer, verdict.received_ms);
-            }
-        }
+        self.stats.valid_beacons += u64::from(verdict.outcome.is_ok());
     }
 
     /// Witnesses with no beacon: `too_late` when their proof of coverage already closed,
@@ -348,6 +354,7 @@ impl Verifier {
                     witness,
                     received_ms: w.received_ms,
                     outcome: Err((Side::Witness, reason)),
+                    passed_regular: false,
                     selected: false,
                     reward_units_e4: 0,
                 };
@@ -370,9 +377,12 @@ impl Verifier {
         let start = bucket * refresh_ms;
         let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
         let mut active: Vec<(PublicKey, u64)> = self.registry.with(|hotspots| {
-            self.last_reciprocity_ms
+            self.state
                 .iter()
-                .filter(|(_, ms)| **ms >= horizon && **ms < start)
+                .filter(|(_, s)| {
+                    s.last_active_ms
+                        .is_some_and(|ms| ms >= horizon && ms < start)
+                })
                 .filter_map(|(key, _)| {
                     hotspots
                         .get(key)

@@ -6,10 +6,103 @@ use std::time::Duration;
 use crate::density::DensityParams;
 use crate::reward_units::RewardUnitParams;
 
+/// A named parameter set. Both run through the same code; they differ only in values and
+/// switches.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Ruleset {
+    /// Helium's checks and defaults exactly (`poc-reference.md` §2-3), open bugs included.
+    Helium,
+    /// Ours: Helium's checks with its open bugs fixed, plus physics, time of flight, owner
+    /// diversity and witness-graph trust.
+    #[default]
+    Default,
+}
+
+impl std::str::FromStr for Ruleset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "helium" => Ok(Ruleset::Helium),
+            "default" => Ok(Ruleset::Default),
+            other => Err(format!(
+                "unknown ruleset {other:?}: use \"helium\" or \"default\""
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Ruleset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ruleset::Helium => "helium",
+            Ruleset::Default => "default",
+        })
+    }
+}
+
+/// Switches that tell the rulesets apart.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    /// HIP 106 reciprocity: a beaconer needs a valid witness, a witness a valid beacon with a
+    /// witness, within `reciprocity_window`.
+    pub reciprocity: bool,
+    /// oracles#793 fixed: a hotspot failing reciprocity does not count as active for density.
+    pub inactive_excluded_from_density: bool,
+    /// oracles#779 fixed: a beacon that passed the regular checks advances the beacon schedule
+    /// even without witnesses (Helium only advanced it when a witness report came with it).
+    pub zero_witness_beacons_advance_schedule: bool,
+    /// Two-sided radio plausibility (RSSI lower bound, SNR, sensitivity, datarate, transmit power).
+    pub radio_physics: bool,
+    /// Time-of-flight multilateration of the beacon origin and witness timestamp consistency.
+    pub time_of_flight: bool,
+    /// A witness owned by the beaconer's owner earns nothing and does not count.
+    pub owner_diversity: bool,
+    /// Witness-graph trust over a rolling window.
+    pub graph_trust: bool,
+}
+
+impl Checks {
+    /// Helium's switches: reciprocity only, its open bugs kept.
+    pub fn helium() -> Self {
+        Self {
+            reciprocity: true,
+            inactive_excluded_from_density: false,
+            zero_witness_beacons_advance_schedule: false,
+            radio_physics: false,
+            time_of_flight: false,
+            owner_diversity: false,
+            graph_trust: false,
+        }
+    }
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self {
+            reciprocity: true,
+            inactive_excluded_from_density: true,
+            zero_witness_beacons_advance_schedule: true,
+            radio_physics: true,
+            time_of_flight: true,
+            owner_diversity: true,
+            graph_trust: true,
+        }
+    }
+}
+
 /// Every threshold the verifier applies, by name.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerifierParams {
+    /// Which named set these values started from (see [`VerifierParams::for_ruleset`]).
+    pub ruleset: Ruleset,
+    /// The switches of the ruleset.
+    pub checks: Checks,
+    /// HIP 106 reciprocity window.
+    #[serde(with = "humantime_serde")]
+    pub reciprocity_window: Duration,
     /// One valid beacon per hotspot per UTC-aligned interval (`irregular_interval`); 24 h must
     /// be a multiple of it.
     #[serde(with = "humantime_serde")]
@@ -56,6 +149,9 @@ pub struct VerifierParams {
 impl Default for VerifierParams {
     fn default() -> Self {
         Self {
+            ruleset: Ruleset::Default,
+            checks: Checks::default(),
+            reciprocity_window: Duration::from_secs(48 * 3600),
             beacon_interval: Duration::from_secs(6 * 3600),
             entropy_lifespan: Duration::from_secs(180),
             max_beacon_to_witness_lag: Duration::from_millis(4000),
@@ -77,6 +173,35 @@ impl Default for VerifierParams {
 }
 
 impl VerifierParams {
+    /// The values of a named ruleset.
+    pub fn for_ruleset(ruleset: Ruleset) -> Self {
+        match ruleset {
+            Ruleset::Default => Self::default(),
+            Ruleset::Helium => Self {
+                ruleset,
+                checks: Checks::helium(),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// Parses a `[verifier]` table: starts from the values of its `ruleset` (default
+    /// `"default"`), then applies every key the table sets.
+    pub fn from_toml(table: toml::Table) -> Result<Self, String> {
+        let ruleset = match table.get("ruleset") {
+            None => Ruleset::Default,
+            Some(value) => value
+                .as_str()
+                .ok_or("verifier.ruleset must be a string")?
+                .parse()?,
+        };
+        let base = toml::Table::try_from(Self::for_ruleset(ruleset)).map_err(|e| e.to_string())?;
+        let merged = merge(base, table);
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())
+    }
+
     /// Rejects values the rules cannot work with.
     pub fn validate(&self) -> Result<(), String> {
         let day = Duration::from_secs(24 * 3600);
@@ -107,5 +232,56 @@ impl VerifierParams {
     /// The epoch a receive time falls in.
     pub fn epoch_of(&self, received_ms: u64) -> u64 {
         received_ms / (self.epoch.as_millis().max(1) as u64)
+    }
+}
+
+/// `over` laid over `base`, recursively for tables.
+fn merge(mut base: toml::Table, over: toml::Table) -> toml::Table {
+    for (key, value) in over {
+        let merged = match (base.remove(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => toml::Value::Table(merge(b, o)),
+            (_, value) => value,
+        };
+        base.insert(key, merged);
+    }
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ruleset_picks_defaults_and_keys_override_them() {
+        let table: toml::Table = toml::from_str(
+            "ruleset = \"helium\"\nmax_distance_km = 50\n[checks]\nowner_diversity = true",
+        )
+        .expect("toml");
+        let params = VerifierParams::from_toml(table).expect("params");
+        assert_eq!(params.ruleset, Ruleset::Helium);
+        assert_eq!(params.max_distance_km, 50);
+        assert!(params.checks.owner_diversity, "explicit switch wins");
+        assert!(!params.checks.radio_physics, "helium default kept");
+        let ours = VerifierParams::from_toml(toml::Table::new()).expect("params");
+        assert_eq!(ours, VerifierParams::default());
+        assert!(
+            VerifierParams::from_toml(toml::from_str("ruleset = \"x\"").expect("toml")).is_err()
+        );
+        assert!(
+            VerifierParams::from_toml(toml::from_str("no_such_key = 1").expect("toml")).is_err()
+        );
+    }
+
+    #[test]
+    fn helium_and_default_share_thresholds() {
+        let helium = VerifierParams::for_ruleset(Ruleset::Helium);
+        let ours = VerifierParams::default();
+        assert_eq!(helium.max_witnesses_per_poc, ours.max_witnesses_per_poc);
+        assert_eq!(
+            helium.max_beacon_to_witness_lag,
+            Duration::from_millis(4000)
+        );
+        assert_eq!(helium.checks, Checks::helium());
+        assert_ne!(helium.checks, ours.checks);
     }
 }

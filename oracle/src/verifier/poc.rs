@@ -1,18 +1,24 @@
 //! The pure proof-of-coverage verification: one beacon and the witnesses paired with it (same
 //! payload) in, one verdict per report out. No I/O, no clock: the same inputs always give the
 //! same verdicts, so anyone can re-run it over the stored reports.
+//!
+//! Order (Helium's, `poc-reference.md` §2): the beacon's regular checks; then each witness's
+//! regular checks and its HIP 106 reciprocity; then the beacon's reciprocity, which, when it
+//! fails, invalidates every witness on the beaconer's side. Valid witnesses are selected by
+//! arrival, at most `max_witnesses_per_poc`, and HIP 15 units are assigned.
 
-use h3o::{CellIndex, Resolution};
+use h3o::CellIndex;
 use schemas::PublicKey;
-use schemas::beacon::{self, RemoteEntropy};
 use schemas::proto::{BeaconReport, WitnessReport};
-use schemas::region::{Region, channel_plan};
+use schemas::region::Region;
 use std::collections::{HashMap, HashSet};
 
+use super::checks::{self, Lag};
+use super::denylist::Denylist;
 use super::params::VerifierParams;
 use super::reason::{Invalid, Side};
+use super::state::{HotspotState, StateBook};
 use crate::density::HexDensityMap;
-use crate::geometry;
 
 /// A report with the oracle's receive time and its id.
 #[derive(Debug, Clone)]
@@ -66,8 +72,14 @@ pub struct Context<'a> {
     pub hotspots: &'a HashMap<PublicKey, HotspotInfo>,
     pub entropy: &'a HashMap<Vec<u8>, EntropyInfo>,
     pub density: &'a HexDensityMap,
-    /// Last beacon of each hotspot that passed the regular checks.
-    pub last_beacon_ms: &'a HashMap<PublicKey, u64>,
+    pub state: &'a StateBook,
+    pub denylist: &'a Denylist,
+}
+
+impl Context<'_> {
+    fn state_of(&self, key: &PublicKey) -> HotspotState {
+        self.state.get(key).copied().unwrap_or_default()
+    }
 }
 
 /// The verdict on one witness report.
@@ -77,6 +89,8 @@ pub struct WitnessVerdict {
     pub witness: PublicKey,
     pub received_ms: u64,
     pub outcome: Result<(), (Side, Invalid)>,
+    /// Passed every check before reciprocity (updates the witness's HIP 106 state).
+    pub passed_regular: bool,
     /// Among the rewarded witnesses of the beacon.
     pub selected: bool,
     pub reward_units_e4: u32,
@@ -95,11 +109,17 @@ pub struct PocVerdict {
     /// The beaconer's transmit scale (also applied to its witnesses' rewards).
     pub hex_scale_e4: u32,
     pub reward_units_e4: u32,
+    /// Witness reports other than self-witnesses.
+    pub witness_reports: u32,
     pub valid_witnesses: u32,
     pub selected_witnesses: u32,
-    /// The beacon passed every check before reciprocity (it advances the beacon schedule).
-    pub counts_for_schedule: bool,
+    /// The beacon passed every check before reciprocity.
+    pub passed_regular: bool,
     pub witnesses: Vec<WitnessVerdict>,
+}
+
+fn key_of(bytes: &[u8]) -> PublicKey {
+    PublicKey::from_slice(bytes).unwrap_or(PublicKey::from_bytes([0; 32]))
 }
 
 /// Verifies `beacon` and the `witnesses` paired with it (any order).
@@ -108,22 +128,51 @@ pub fn verify_poc(
     witnesses: &[Received<WitnessReport>],
     ctx: &Context<'_>,
 ) -> PocVerdict {
-    let beaconer =
-        PublicKey::from_slice(&beacon.report.hotspot_key).unwrap_or(PublicKey::from_bytes([0; 32]));
+    let beaconer = key_of(&beacon.report.hotspot_key);
     let info = ctx.hotspots.get(&beaconer);
-    let outcome = check_beacon(beacon, &beaconer, info, ctx);
+    let regular = beacon_regular(beacon, &beaconer, info, ctx);
     let hex_scale_e4 = info
         .and_then(|i| ctx.density.scale_e4(i.location))
         .unwrap_or(ctx.params.default_tx_scale_e4);
     let mut ordered: Vec<&Received<WitnessReport>> = witnesses.iter().collect();
     ordered.sort_by_key(|w| (w.received_ms, w.id));
-    let mut verdicts = match (&outcome, info) {
-        (Ok(()), Some(info)) => check_witnesses(beacon, &beaconer, info, &ordered, ctx),
-        (Err(reason), _) => ordered
-            .iter()
-            .map(|w| beaconer_invalid(w, &beaconer, reason))
-            .collect(),
-        (Ok(()), None) => Vec::new(),
+    let witness_reports = ordered
+        .iter()
+        .filter(|w| key_of(&w.report.hotspot_key) != beaconer)
+        .count() as u32;
+    let (outcome, mut verdicts) = match (&regular, info) {
+        (Ok(()), Some(info)) => {
+            let verdicts = check_witnesses(beacon, &beaconer, info, &ordered, ctx);
+            let reciprocity = if ctx.params.checks.reciprocity {
+                let last_witness = ctx.state_of(&beaconer).last_witness_ms;
+                checks::beacon_reciprocity(
+                    last_witness,
+                    beacon.received_ms,
+                    witness_reports,
+                    ctx.params,
+                )
+            } else {
+                Ok(())
+            };
+            match reciprocity {
+                Ok(()) => (Ok(()), verdicts),
+                Err(reason) => {
+                    let verdicts = verdicts
+                        .into_iter()
+                        .map(|v| invalidate_by_beaconer(v, &reason))
+                        .collect();
+                    (Err(reason), verdicts)
+                }
+            }
+        }
+        (Err(reason), _) => (
+            Err(reason.clone()),
+            ordered
+                .iter()
+                .map(|w| beaconer_invalid(w, &beaconer, reason))
+                .collect(),
+        ),
+        (Ok(()), None) => (Err(Invalid::GatewayNotFound), Vec::new()),
     };
     let valid_witnesses = verdicts.iter().filter(|v| v.outcome.is_ok()).count() as u32;
     let selected = valid_witnesses.min(ctx.params.max_witnesses_per_poc);
@@ -146,15 +195,23 @@ pub fn verify_poc(
         beaconer,
         received_ms: beacon.received_ms,
         epoch: ctx.params.epoch_of(beacon.received_ms),
-        counts_for_schedule: outcome.is_ok(),
+        passed_regular: regular.is_ok(),
         outcome,
         location: info.map(|i| u64::from(i.location)),
         hex_scale_e4,
         reward_units_e4,
+        witness_reports,
         valid_witnesses,
         selected_witnesses: selected,
         witnesses: verdicts,
     }
+}
+
+fn invalidate_by_beaconer(mut verdict: WitnessVerdict, reason: &Invalid) -> WitnessVerdict {
+    if !matches!(verdict.outcome, Err((_, Invalid::SelfWitness))) {
+        verdict.outcome = Err((Side::Beaconer, reason.clone()));
+    }
+    verdict
 }
 
 fn beaconer_invalid(
@@ -162,8 +219,7 @@ fn beaconer_invalid(
     beaconer: &PublicKey,
     reason: &Invalid,
 ) -> WitnessVerdict {
-    let witness =
-        PublicKey::from_slice(&w.report.hotspot_key).unwrap_or(PublicKey::from_bytes([0; 32]));
+    let witness = key_of(&w.report.hotspot_key);
     let outcome = if witness == *beaconer {
         Err((Side::Witness, Invalid::SelfWitness))
     } else {
@@ -174,98 +230,39 @@ fn beaconer_invalid(
         witness,
         received_ms: w.received_ms,
         outcome,
+        passed_regular: false,
         selected: false,
         reward_units_e4: 0,
     }
 }
 
-fn check_beacon(
+/// The beacon's checks before reciprocity, in Helium's order.
+fn beacon_regular(
     beacon: &Received<BeaconReport>,
     key: &PublicKey,
     info: Option<&HotspotInfo>,
     ctx: &Context<'_>,
 ) -> Result<(), Invalid> {
     let info = info.ok_or(Invalid::GatewayNotFound)?;
+    if let Some(entry) = ctx.denylist.key(key, beacon.received_ms) {
+        return Err(Invalid::Denied {
+            reason: entry.reason.clone(),
+        });
+    }
     let entropy = ctx
         .entropy
         .get(&beacon.report.remote_entropy)
         .ok_or(Invalid::UnknownEntropy)?;
-    check_entropy(beacon.received_ms, entropy, ctx.params)?;
+    checks::entropy(beacon.received_ms, entropy, ctx.params)?;
     if !info.full_hotspot {
         return Err(Invalid::InvalidCapability);
     }
-    check_schedule(
-        ctx.last_beacon_ms.get(key).copied(),
+    checks::schedule(
+        ctx.state_of(key).last_beacon_ms,
         beacon.received_ms,
         ctx.params,
     )?;
-    check_payload(&beacon.report, entropy, info)
-}
-
-/// `entropy_expired`: received within `[published, published + lifespan]`.
-pub fn check_entropy(
-    received_ms: u64,
-    entropy: &EntropyInfo,
-    params: &VerifierParams,
-) -> Result<(), Invalid> {
-    let age_ms = received_ms as i64 - entropy.timestamp_ms as i64;
-    let lifespan_ms = params.entropy_lifespan.as_millis() as u64;
-    if age_ms < 0 || age_ms as u64 > lifespan_ms {
-        return Err(Invalid::EntropyExpired {
-            age_ms,
-            lifespan_ms,
-        });
-    }
-    Ok(())
-}
-
-/// `irregular_interval`: the beacon must fall in a later interval bucket than the last one.
-pub fn check_schedule(
-    last_beacon_ms: Option<u64>,
-    received_ms: u64,
-    params: &VerifierParams,
-) -> Result<(), Invalid> {
-    let interval_ms = params.beacon_interval.as_millis().max(1) as u64;
-    match last_beacon_ms {
-        Some(last) if received_ms / interval_ms <= last / interval_ms => {
-            Err(Invalid::IrregularInterval {
-                last_beacon_ms: last,
-                interval_ms,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// `invalid_packet`: the payload, frequency and datarate must rebuild from the entropy.
-pub fn check_payload(
-    report: &BeaconReport,
-    entropy: &EntropyInfo,
-    info: &HotspotInfo,
-) -> Result<(), Invalid> {
-    let region = info.region.ok_or(Invalid::InvalidRegion)?;
-    let plan = channel_plan(region).map_err(|_| Invalid::InvalidRegion)?;
-    let remote = RemoteEntropy {
-        data: &report.remote_entropy,
-        timestamp_ms: entropy.timestamp_ms,
-        version: entropy.version,
-    };
-    let derived =
-        beacon::derive(remote, &report.local_entropy, plan, info.gain_ddbi).map_err(|_| {
-            Invalid::InvalidPacket {
-                what: "entropy does not derive a beacon",
-            }
-        })?;
-    if derived.data != report.data {
-        return Err(Invalid::InvalidPacket { what: "payload" });
-    }
-    if derived.frequency_hz != report.frequency_hz {
-        return Err(Invalid::InvalidPacket { what: "frequency" });
-    }
-    if derived.datarate as i32 != report.datarate {
-        return Err(Invalid::InvalidPacket { what: "datarate" });
-    }
-    Ok(())
+    checks::payload(&beacon.report, entropy, info)
 }
 
 fn check_witnesses(
@@ -275,42 +272,51 @@ fn check_witnesses(
     ordered: &[&Received<WitnessReport>],
     ctx: &Context<'_>,
 ) -> Vec<WitnessVerdict> {
-    let first_witness_ms = ordered
-        .iter()
-        .map(|w| w.received_ms)
-        .min()
-        .unwrap_or(u64::MAX);
+    let lag = Lag {
+        beacon_ms: beacon.received_ms,
+        first_witness_ms: ordered
+            .iter()
+            .map(|w| w.received_ms)
+            .min()
+            .unwrap_or(u64::MAX),
+    };
     let entropy = ctx.entropy.get(&beacon.report.remote_entropy);
     let mut seen: HashSet<PublicKey> = HashSet::new();
     ordered
         .iter()
         .map(|w| {
-            let witness = PublicKey::from_slice(&w.report.hotspot_key)
-                .unwrap_or(PublicKey::from_bytes([0; 32]));
-            let outcome = if witness == *beaconer {
+            let witness = key_of(&w.report.hotspot_key);
+            let regular = if witness == *beaconer {
                 Err(Invalid::SelfWitness)
             } else if !seen.insert(witness) {
                 Err(Invalid::Duplicate)
             } else {
-                let lag = Lag {
-                    beacon_ms: beacon.received_ms,
-                    first_witness_ms,
-                };
-                check_witness(
-                    w,
-                    &beacon.report,
+                let subject = Subject {
+                    beacon: &beacon.report,
+                    beaconer: *beaconer,
                     beaconer_info,
-                    ctx.hotspots.get(&witness),
                     entropy,
                     lag,
+                };
+                witness_regular(w, &witness, &subject, ctx)
+            };
+            let passed_regular = regular.is_ok();
+            let outcome = regular.and_then(|()| {
+                if !ctx.params.checks.reciprocity {
+                    return Ok(());
+                }
+                checks::witness_reciprocity(
+                    ctx.state_of(&witness).last_reciprocal_beacon_ms,
+                    w.received_ms,
                     ctx.params,
                 )
-            };
+            });
             WitnessVerdict {
                 witness_id: w.id,
                 witness,
                 received_ms: w.received_ms,
                 outcome: outcome.map_err(|reason| (Side::Witness, reason)),
+                passed_regular,
                 selected: false,
                 reward_units_e4: 0,
             }
@@ -318,31 +324,45 @@ fn check_witnesses(
         .collect()
 }
 
-/// Receive times the lag check compares against.
-#[derive(Debug, Clone, Copy)]
-pub struct Lag {
-    pub beacon_ms: u64,
-    pub first_witness_ms: u64,
+/// What a witness is checked against.
+pub struct Subject<'a> {
+    pub beacon: &'a BeaconReport,
+    pub beaconer: PublicKey,
+    pub beaconer_info: &'a HotspotInfo,
+    pub entropy: Option<&'a EntropyInfo>,
+    pub lag: Lag,
 }
 
-/// The witness checks, in Helium's order.
-pub fn check_witness(
+/// The witness's checks before reciprocity, in Helium's order (owner diversity, ours, right
+/// after the denylist).
+pub fn witness_regular(
     w: &Received<WitnessReport>,
-    beacon: &BeaconReport,
-    beaconer: &HotspotInfo,
-    info: Option<&HotspotInfo>,
-    entropy: Option<&EntropyInfo>,
-    lag: Lag,
-    params: &VerifierParams,
+    witness: &PublicKey,
+    subject: &Subject<'_>,
+    ctx: &Context<'_>,
 ) -> Result<(), Invalid> {
-    let info = info.ok_or(Invalid::GatewayNotFound)?;
-    check_entropy(
+    let params = ctx.params;
+    let info = ctx.hotspots.get(witness).ok_or(Invalid::GatewayNotFound)?;
+    if let Some(entry) = ctx.denylist.key(witness, w.received_ms) {
+        return Err(Invalid::Denied {
+            reason: entry.reason.clone(),
+        });
+    }
+    if let Some(entry) = ctx.denylist.edge(subject.beaconer, *witness, w.received_ms) {
+        return Err(Invalid::DeniedEdge {
+            reason: entry.reason.clone(),
+        });
+    }
+    if params.checks.owner_diversity && info.owner == subject.beaconer_info.owner {
+        return Err(Invalid::SameOwner);
+    }
+    checks::entropy(
         w.received_ms,
-        entropy.ok_or(Invalid::UnknownEntropy)?,
+        subject.entropy.ok_or(Invalid::UnknownEntropy)?,
         params,
     )?;
-    check_lag(w.received_ms, lag, params)?;
-    if w.report.data != beacon.data {
+    checks::lag(w.received_ms, subject.lag, params)?;
+    if w.report.data != subject.beacon.data {
         return Err(Invalid::InvalidPacket {
             what: "witnessed payload",
         });
@@ -350,108 +370,18 @@ pub fn check_witness(
     if !info.full_hotspot {
         return Err(Invalid::InvalidCapability);
     }
-    check_frequency(beacon.frequency_hz, w.report.frequency_hz, params)?;
-    if info.region.is_none() || info.region != beaconer.region {
+    checks::frequency(subject.beacon.frequency_hz, w.report.frequency_hz, params)?;
+    if info.region.is_none() || info.region != subject.beaconer_info.region {
         return Err(Invalid::InvalidRegion);
     }
-    check_min_distance(beaconer.location, info.location, params)?;
-    let distance_m = check_max_distance(beaconer.location, info.location, params)?;
-    check_rssi(
+    checks::min_distance(subject.beaconer_info.location, info.location, params)?;
+    let distance_m = checks::max_distance(subject.beaconer_info.location, info.location, params)?;
+    checks::rssi(
         w.report.signal_ddbm,
         w.report.frequency_hz,
-        beacon.tx_power_ddbm,
-        beaconer.gain_ddbi,
+        subject.beacon.tx_power_ddbm,
+        subject.beaconer_info.gain_ddbi,
         info.gain_ddbi,
         distance_m,
     )
-}
-
-/// `too_late`: within 4 s of the beacon, or 1.5 s of the first witness if a witness came first.
-pub fn check_lag(received_ms: u64, lag: Lag, params: &VerifierParams) -> Result<(), Invalid> {
-    let (first, max) = if lag.beacon_ms <= lag.first_witness_ms {
-        (lag.beacon_ms, params.max_beacon_to_witness_lag)
-    } else {
-        (lag.first_witness_ms, params.max_witness_lag)
-    };
-    let lag_ms = received_ms.saturating_sub(first);
-    let max_lag_ms = max.as_millis() as u64;
-    if lag_ms > max_lag_ms {
-        return Err(Invalid::TooLate { lag_ms, max_lag_ms });
-    }
-    Ok(())
-}
-
-/// `invalid_frequency`: within the tolerance of the beacon's frequency.
-pub fn check_frequency(
-    beacon_hz: u64,
-    witness_hz: u64,
-    params: &VerifierParams,
-) -> Result<(), Invalid> {
-    let offset_hz = beacon_hz.abs_diff(witness_hz);
-    if offset_hz > params.max_frequency_offset_hz {
-        return Err(Invalid::InvalidFrequency {
-            offset_hz,
-            max_offset_hz: params.max_frequency_offset_hz,
-        });
-    }
-    Ok(())
-}
-
-/// `below_min_distance`: H3 grid distance between the parents at the configured resolution.
-pub fn check_min_distance(
-    a: CellIndex,
-    b: CellIndex,
-    params: &VerifierParams,
-) -> Result<(), Invalid> {
-    let res = Resolution::try_from(params.cell_distance_resolution).unwrap_or(Resolution::Eleven);
-    let cells = geometry::cell_distance(a, b, res).unwrap_or(0);
-    if cells < params.min_cell_distance {
-        return Err(Invalid::BelowMinDistance {
-            cells,
-            min_cells: params.min_cell_distance,
-        });
-    }
-    Ok(())
-}
-
-/// `max_distance_exceeded`: whole km (Helium's `distance_m / 1000 > max`). Returns the distance.
-pub fn check_max_distance(
-    a: CellIndex,
-    b: CellIndex,
-    params: &VerifierParams,
-) -> Result<u32, Invalid> {
-    let distance_m = geometry::distance_m(a, b);
-    if distance_m / 1000 > params.max_distance_km {
-        return Err(Invalid::MaxDistanceExceeded {
-            distance_m,
-            max_km: params.max_distance_km,
-        });
-    }
-    Ok(distance_m)
-}
-
-/// `bad_rssi`: not stronger than free-space propagation from the reported transmit power.
-pub fn check_rssi(
-    signal_ddbm: i32,
-    freq_hz: u64,
-    tx_power_ddbm: i32,
-    beacon_gain_ddbi: i32,
-    witness_gain_ddbi: i32,
-    distance_m: u32,
-) -> Result<(), Invalid> {
-    let max_dbm = geometry::max_rssi_dbm(
-        f64::from(tx_power_ddbm) / 10.0,
-        beacon_gain_ddbi,
-        witness_gain_ddbi,
-        freq_hz,
-        f64::from(distance_m),
-    );
-    let signal_dbm = f64::from(signal_ddbm) / 10.0;
-    if signal_dbm > max_dbm {
-        return Err(Invalid::BadRssi {
-            signal_dbm,
-            max_dbm,
-        });
-    }
-    Ok(())
 }

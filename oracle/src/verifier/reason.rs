@@ -60,6 +60,23 @@ pub enum Invalid {
     Duplicate,
     /// A witness whose beacon never arrived in time.
     Stale { waited_ms: u64 },
+    /// The hotspot's key is on the denylist.
+    Denied { reason: String },
+    /// The beaconer-witness pair is on the denylist.
+    DeniedEdge { reason: String },
+    /// HIP 106: the beaconer has not witnessed validly within the reciprocity window
+    /// (`since_ms`: time since its last valid witness; `None`: never).
+    GatewayNoValidWitnesses {
+        since_ms: Option<u64>,
+        window_ms: u64,
+    },
+    /// HIP 106: the witness has not beaconed validly (with witnesses) within the window.
+    GatewayNoValidBeacons {
+        since_ms: Option<u64>,
+        window_ms: u64,
+    },
+    /// The witness belongs to the beaconer's owner.
+    SameOwner,
 }
 
 impl Invalid {
@@ -82,6 +99,11 @@ impl Invalid {
             Invalid::BadRssi { .. } => "bad_rssi",
             Invalid::Duplicate => "duplicate",
             Invalid::Stale { .. } => "stale",
+            Invalid::Denied { .. } => "denied",
+            Invalid::DeniedEdge { .. } => "denied_edge",
+            Invalid::GatewayNoValidWitnesses { .. } => "gateway_no_valid_witnesses",
+            Invalid::GatewayNoValidBeacons { .. } => "gateway_no_valid_beacons",
+            Invalid::SameOwner => "same_owner",
         }
     }
 
@@ -112,6 +134,14 @@ impl Invalid {
                 max_dbm,
             } => Some((signal_dbm, max_dbm)),
             Invalid::Stale { waited_ms } => Some((waited_ms as f64, waited_ms as f64)),
+            Invalid::GatewayNoValidWitnesses {
+                since_ms: Some(since),
+                window_ms,
+            }
+            | Invalid::GatewayNoValidBeacons {
+                since_ms: Some(since),
+                window_ms,
+            } => Some((since as f64, window_ms as f64)),
             _ => None,
         }
     }
@@ -190,6 +220,37 @@ impl fmt::Display for Invalid {
             Invalid::Stale { waited_ms } => {
                 write!(f, "no matching beacon arrived within {waited_ms} ms")
             }
+            Invalid::Denied { reason } => write!(f, "hotspot is on the denylist: {reason}"),
+            Invalid::DeniedEdge { reason } => {
+                write!(f, "beaconer-witness pair is on the denylist: {reason}")
+            }
+            Invalid::GatewayNoValidWitnesses {
+                since_ms,
+                window_ms,
+            } => write!(
+                f,
+                "beaconer has not witnessed another hotspot validly within {} (HIP 106); last: {}",
+                hours(*window_ms),
+                since(*since_ms)
+            ),
+            Invalid::GatewayNoValidBeacons {
+                since_ms,
+                window_ms,
+            } => write!(
+                f,
+                "witness has not beaconed validly with witnesses within {} (HIP 106); last: {}",
+                hours(*window_ms),
+                since(*since_ms)
+            ),
+            Invalid::SameOwner => write!(f, "witness belongs to the beaconer's owner"),
         }
     }
+}
+
+fn hours(ms: u64) -> String {
+    format!("{:.1} h", ms as f64 / 3_600_000.0)
+}
+
+fn since(ms: Option<u64>) -> String {
+    ms.map_or_else(|| "never".to_string(), |ms| format!("{} ago", hours(ms)))
 }
