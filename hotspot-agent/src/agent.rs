@@ -7,6 +7,7 @@ use crate::oracle_client::{OracleClient, OracleError};
 use crate::outbox::{OUTBOX_CAPACITY, Outbox, deliver, kind};
 use crate::radio::{Radio, RadioError, RxFrame, TxDone, TxFrame};
 use crate::stats::AgentStats;
+use crate::status::Board;
 use crate::witness::witness_report;
 use schemas::beacon::{BeaconError, RemoteEntropy, derive};
 use schemas::clock::SharedClock;
@@ -38,6 +39,9 @@ pub struct AgentConfig {
     /// Longest wait for an oracle answer, a connection handshake or a radio confirmation
     /// (real time).
     pub request_timeout: Duration,
+    /// Seed of the beacon schedule and the local beacon entropy. `None` (every real agent)
+    /// draws from the operating system; simulations set it so a scenario replays the same way.
+    pub rng_seed: Option<u64>,
 }
 
 /// Why an agent could not run.
@@ -76,15 +80,26 @@ pub(crate) struct Context {
     pub(crate) stats: Arc<AgentStats>,
     pub(crate) plan: &'static ChannelPlan,
     pub(crate) oracle: OracleClient,
-    pub(crate) outbox: Outbox,
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) board: Arc<Board>,
 }
 
 impl Context {
     /// Queues a report for the oracle.
     pub(crate) fn queue(&self, request: Request) {
-        if let Some(dropped) = self.outbox.push(request) {
-            AgentStats::bump(&self.stats.reports_dropped);
-            warn!(kind = kind(&dropped), "outbox full; oldest report dropped");
+        let pushed = self.outbox.push(&request, self.clock.now_ms());
+        if pushed.dropped > 0 {
+            self.stats
+                .reports_dropped
+                .fetch_add(pushed.dropped, std::sync::atomic::Ordering::Relaxed);
+            warn!(
+                kind = kind(&request),
+                dropped = pushed.dropped,
+                "report queue full; oldest reports dropped"
+            );
+        }
+        if self.outbox.is_durable() && !pushed.durable {
+            AgentStats::bump(&self.stats.queue_write_errors);
         }
     }
 
@@ -118,6 +133,8 @@ pub struct Agent {
     keypair: Keypair,
     clock: SharedClock,
     stats: Arc<AgentStats>,
+    outbox: Arc<Outbox>,
+    board: Arc<Board>,
 }
 
 impl Agent {
@@ -128,7 +145,26 @@ impl Agent {
             keypair,
             clock,
             stats: Arc::default(),
+            outbox: Arc::new(Outbox::new(OUTBOX_CAPACITY)),
+            board: Arc::default(),
         }
+    }
+
+    /// Uses `outbox` (e.g. a durable one, [`Outbox::open`]) instead of an in-memory outbox of
+    /// [`OUTBOX_CAPACITY`] reports.
+    pub fn with_outbox(mut self, outbox: Arc<Outbox>) -> Self {
+        self.outbox = outbox;
+        self
+    }
+
+    /// The agent's report queue.
+    pub fn outbox(&self) -> Arc<Outbox> {
+        self.outbox.clone()
+    }
+
+    /// The agent's live state (oracle link, last beacon).
+    pub fn board(&self) -> Arc<Board> {
+        self.board.clone()
     }
 
     /// The agent's live counters.
@@ -137,7 +173,8 @@ impl Agent {
     }
 
     /// Runs until `shutdown` completes (then returns `Ok`) or the radio stops. Reports still
-    /// queued at shutdown are lost (the outbox is in memory).
+    /// queued at shutdown are lost with an in-memory outbox and delivered by the next run with a
+    /// durable one.
     pub async fn run<R: Radio>(
         self,
         radio: R,
@@ -162,7 +199,8 @@ impl Agent {
             self.config.oracle_key,
             self.config.request_timeout,
         )?
-        .with_stats(self.stats.clone());
+        .with_stats(self.stats.clone())
+        .with_board(self.board.clone(), self.clock.clone());
         let span = info_span!("agent", hotspot = %self.keypair.public());
         let ctx = Context {
             config: self.config,
@@ -171,7 +209,8 @@ impl Agent {
             stats: self.stats,
             plan,
             oracle,
-            outbox: Outbox::new(OUTBOX_CAPACITY),
+            outbox: self.outbox,
+            board: self.board,
         };
         let result = run_parts(&ctx, radio, shutdown).instrument(span).await;
         ctx.oracle.close().await;
@@ -190,7 +229,7 @@ async fn run_parts<R: Radio>(
     let result = tokio::select! {
         result = radio_loop(ctx, radio, tx_requests) => result,
         () = Beaconer::new(ctx, transmitter).run() => Ok(()),
-        () = deliver(&ctx.outbox, &ctx.oracle, &ctx.stats) => Ok(()),
+        () = deliver(&ctx.outbox, &ctx.oracle, &ctx.stats, || ctx.clock.now_ms()) => Ok(()),
         () = shutdown => Ok(()),
     };
     info!(unsent_reports = ctx.outbox.len(), "agent stopped");

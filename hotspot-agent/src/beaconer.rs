@@ -7,6 +7,7 @@ use crate::oracle_client::OracleError;
 use crate::radio::{RadioError, TxDone, TxFrame};
 use crate::schedule::{next_beacon_time, segment_of};
 use crate::stats::AgentStats;
+use crate::status::LastBeacon;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use schemas::beacon::{Beacon, BeaconError, LOCAL_ENTROPY_SIZE, RemoteEntropy, derive};
@@ -74,7 +75,10 @@ impl<'a> Beaconer<'a> {
         Self {
             ctx,
             transmitter,
-            rng: StdRng::from_os_rng(),
+            rng: ctx
+                .config
+                .rng_seed
+                .map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
             last_segment: None,
         }
     }
@@ -95,18 +99,29 @@ impl<'a> Beaconer<'a> {
             // The attempt may have been delayed (reconnecting) past its segment: count it in
             // the segment it ended in, so a segment never gets two beacons.
             self.last_segment = Some(segment_of(self.ctx.clock.now_ms().max(at), interval));
-            match result {
+            let outcome = match result {
                 Ok(report) => {
                     AgentStats::bump(&self.ctx.stats.beacons_sent);
+                    let outcome = format!(
+                        "transmitted at {} Hz, {} dBm x10; report queued",
+                        report.frequency_hz, report.tx_power_ddbm
+                    );
                     self.ctx.queue(Request {
                         msg: Some(request::Msg::Beacon(report)),
                     });
+                    (true, outcome)
                 }
                 Err(error) => {
                     AgentStats::bump(&self.ctx.stats.beacon_failures);
-                    warn!(%error, "beacon not sent");
+                    warn!(%error, "beacon not sent; nothing is reported for it");
+                    (false, format!("not sent: {error}"))
                 }
-            }
+            };
+            self.ctx.board.beacon(LastBeacon {
+                at_ms: self.ctx.clock.now_ms(),
+                transmitted: outcome.0,
+                outcome: outcome.1,
+            });
         }
     }
 

@@ -3,19 +3,15 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use h3o::{LatLng, Resolution};
-use hotspot_agent::radio::sim::SimRadio;
-use hotspot_agent::settings::{
-    InitialValues, RadioKind, Settings, initial_settings, with_antenna_gain,
-};
-use hotspot_agent::{Agent, OracleClient};
-use schemas::clock::{Clock, SharedClock, SystemClock};
+use hotspot_agent::OracleClient;
+use hotspot_agent::settings::{InitialValues, Settings, initial_settings, with_antenna_gain};
+use schemas::clock::{Clock, SystemClock};
 use schemas::proto::{LocationAssertion, Request, request, response};
 use schemas::region::Region;
 use schemas::{Keypair, PublicKey};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Name of the key file `init` creates.
@@ -77,11 +73,20 @@ pub enum Command {
         #[arg(long)]
         elevation: i32,
     },
-    /// Run the agent.
+    /// Run the agent (the daemon).
     Run {
         /// The settings file.
         #[arg(long)]
         settings: PathBuf,
+    },
+    /// Show the running daemon's state: oracle link, last beacon, queue, radio counters.
+    Status {
+        /// The settings file.
+        #[arg(long)]
+        settings: PathBuf,
+        /// Print the raw status JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Key commands.
     Key {
@@ -144,7 +149,14 @@ pub async fn execute(command: Command) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Run { settings } => run(&settings).await,
+        Command::Run { settings: path } => {
+            let settings = Settings::load(&path)?;
+            let key = hotspot_key(&settings)?;
+            crate::daemon::run(&path, key, settings).await
+        }
+        Command::Status { settings, json } => {
+            crate::daemon::show_status(&Settings::load(&settings)?, json)
+        }
         Command::Key {
             command: KeyCommand::Show { settings },
         } => {
@@ -259,29 +271,13 @@ async fn assert_location(
     }
 }
 
-async fn run(settings_path: &Path) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(settings_path)?;
-    let key = hotspot_key(&settings)?;
-    let config = settings.agent_config()?;
-    let clock: SharedClock = Arc::new(SystemClock);
-    let radio = match settings.radio.kind {
-        RadioKind::Simulated => {
-            SimRadio::connect(settings.sim_radio_config()?, key.clone(), clock.clone())?
-        }
-    };
-    Agent::new(config, key, clock)
-        .run(radio, shutdown_signal())
-        .await?;
-    Ok(ExitCode::SUCCESS)
-}
-
 fn hotspot_key(settings: &Settings) -> anyhow::Result<Keypair> {
     Keypair::read_file(&settings.key_file)
         .context("reading the hotspot key (run `hotspot-agent init` first)")
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

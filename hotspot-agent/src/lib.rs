@@ -25,16 +25,21 @@
 //! - [`schedule`]: the pure beacon schedule (gateway-rs `mk_next_beacon_time`).
 //! - [`witness`]: which received frames are witnessed, and the report.
 //! - [`cache`]: the 15 last own/reported beacons, never witnessed (again).
-//! - [`outbox`]: reports waiting for the oracle, retried until acked or rejected.
+//! - [`outbox`]: reports waiting for the oracle, retried until acked or rejected; durable
+//!   (an fsynced append-only file, [`outbox::log`]) for the daemon, in memory for simulations.
 //! - [`oracle_client`]: the oracle connection, key pinning, reconnect with backoff.
 //! - [`backoff`]: jittered exponential backoff.
 //! - [`radio`]: the [`radio::Radio`] boundary; [`radio::sim`] talks to the simulated medium
-//!   with [`radio::framing`] (bounded length-delimited messages).
+//!   with [`radio::framing`] (bounded length-delimited messages); [`radio::semtech`] to a
+//!   Semtech UDP packet forwarder with the sans-IO [`radio::gwmp`] codec.
 //! - [`lora`]: LoRaWAN Proprietary framing of beacons.
 //! - [`settings`]: the TOML settings file (template in `pkg/settings-template.toml`).
 //! - [`stats`]: live counters.
+//! - [`status`]: the live state and the status file behind `hotspot-agent status`.
 //!
-//! The binary (`src/main.rs`, `src/cli.rs`) adds `init`, `assert`, `run` and `key show`.
+//! The binary (`src/main.rs`, `src/cli.rs`) adds `init`, `assert`, `run`, `status` and
+//! `key show`. `pkg/` has the settings template and the systemd unit; `scripts/footprint.sh`
+//! measures memory and idle CPU of the daemon with a full queue.
 
 pub mod agent;
 pub mod backoff;
@@ -47,6 +52,7 @@ pub mod radio;
 pub mod schedule;
 pub mod settings;
 pub mod stats;
+pub mod status;
 pub mod witness;
 
 pub use agent::{Agent, AgentConfig, AgentError};

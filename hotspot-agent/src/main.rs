@@ -1,6 +1,7 @@
 //! `hotspot-agent`: CLI -> settings -> run.
 
 mod cli;
+mod daemon;
 
 use clap::Parser;
 

@@ -3,7 +3,9 @@
 
 use crate::backoff::Backoff;
 use crate::stats::AgentStats;
+use crate::status::Board;
 use schemas::PublicKey;
+use schemas::clock::{SharedClock, SystemClock};
 use schemas::proto::{
     Entropy, EntropyRequest, RejectReason, Rejection, Request, Response, request, response,
 };
@@ -98,6 +100,8 @@ pub struct OracleClient {
     key: PublicKey,
     timeout: Duration,
     stats: Arc<AgentStats>,
+    board: Arc<Board>,
+    clock: SharedClock,
     link: Mutex<Link>,
 }
 
@@ -134,6 +138,8 @@ impl OracleClient {
             key,
             timeout,
             stats,
+            board: Arc::default(),
+            clock: Arc::new(SystemClock),
             link: Mutex::new(link),
         })
     }
@@ -141,6 +147,13 @@ impl OracleClient {
     /// Counts reconnects and connection failures in `stats`.
     pub fn with_stats(mut self, stats: Arc<AgentStats>) -> Self {
         self.stats = stats;
+        self
+    }
+
+    /// Records the link's state on `board` (times from `clock`).
+    pub fn with_board(mut self, board: Arc<Board>, clock: SharedClock) -> Self {
+        self.board = board;
+        self.clock = clock;
         self
     }
 
@@ -216,6 +229,7 @@ impl OracleClient {
                 }
                 link.connected_before = true;
                 link.connection = Some(connection.clone());
+                self.board.oracle(true, None, self.clock.now_ms());
                 Ok(connection)
             }
             Err(error) => {
@@ -225,6 +239,8 @@ impl OracleClient {
                 let delay = link.backoff.next_delay();
                 link.retry_at = Some(Instant::now() + delay);
                 warn!(%error, retry_in = ?delay, "cannot connect to the oracle");
+                self.board
+                    .oracle(false, Some(error.to_string()), self.clock.now_ms());
                 Err(error)
             }
         }
@@ -272,6 +288,8 @@ impl OracleClient {
             let delay = link.backoff.next_delay();
             link.retry_at = Some(Instant::now() + delay);
             warn!(%error, retry_in = ?delay, "oracle request failed; reconnecting");
+            self.board
+                .oracle(false, Some(error.to_string()), self.clock.now_ms());
         }
     }
 }

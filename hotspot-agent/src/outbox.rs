@@ -2,42 +2,143 @@
 //!
 //! A report stays in the [`Outbox`] until the oracle acknowledges it or rejects it for good; it
 //! is retried (over a fresh connection if need be) after transport errors and `UNAVAILABLE`
-//! rejections. The queue is in memory for now; a durable store-and-forward queue can replace
-//! it behind the same methods.
+//! rejections, in order. A durable outbox ([`Outbox::open`]) writes each report to
+//! [`log`] (`outbox.log` in the data directory) before it can be sent and retires it only after
+//! the answer, so reports survive oracle outages and agent restarts; the oracle's idempotent
+//! ingest makes a redelivery after a crash harmless. An in-memory outbox ([`Outbox::in_memory`])
+//! is what simulated agents use. Both are bounded by [`QueueLimits`]: the oldest reports are
+//! dropped (counted and logged) beyond the size bound, and reports older than the age bound are
+//! dropped instead of sent.
+
+pub mod log;
 
 use crate::backoff::Backoff;
 use crate::oracle_client::OracleClient;
 use crate::stats::AgentStats;
+use log::{Log, Stored};
+use prost::Message;
 use schemas::proto::{RejectReason, Request, Response, request, response};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::sync::Notify;
-use tracing::{debug, warn};
+use tracing::{debug, error, info, warn};
 
-/// Default number of reports kept.
+/// Default number of reports kept by an in-memory outbox.
 pub const OUTBOX_CAPACITY: usize = 1024;
+/// Marks a report whose body is in memory, not in the file.
+const IN_MEMORY: u64 = u64::MAX;
+
+/// Bounds of an outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most reports kept.
+    pub max_reports: usize,
+    /// Most bytes of encoded reports kept.
+    pub max_bytes: u64,
+    /// Reports older than this are dropped instead of sent.
+    pub max_age: Duration,
+}
+
+impl Default for QueueLimits {
+    /// 16 MiB, at most 100,000 reports, 48 h: a witness report is ~220 bytes, so this holds
+    /// more than 24 h of a hotspot hearing 2,500 beacons an hour.
+    fn default() -> Self {
+        Self {
+            max_reports: 100_000,
+            max_bytes: 16 << 20,
+            max_age: Duration::from_secs(48 * 3600),
+        }
+    }
+}
+
+/// Why a durable outbox could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the report queue in {dir}: {source}")]
+pub struct OutboxError {
+    /// The data directory.
+    pub dir: std::path::PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// What [`Outbox::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Oldest reports dropped to make room.
+    pub dropped: u64,
+    /// Whether the report is on disk (false: in-memory outbox, or the write failed).
+    pub durable: bool,
+}
 
 /// A FIFO of reports for the oracle, shared by the tasks that make and deliver them.
 #[derive(Debug)]
 pub struct Outbox {
     queue: Mutex<Queue>,
     notify: Notify,
-    capacity: usize,
+    limits: QueueLimits,
+    expired: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
-    entries: VecDeque<(u64, Request)>,
-    next_id: u64,
+    entries: VecDeque<Stored>,
+    /// Bodies of the entries not in the file.
+    memory: HashMap<u64, Vec<u8>>,
+    bytes: u64,
+    next_seq: u64,
+    log: Option<Log>,
 }
 
 impl Outbox {
-    /// An empty outbox holding at most `capacity` reports (at least 1).
+    /// An empty in-memory outbox holding at most `capacity` reports (at least 1).
     pub fn new(capacity: usize) -> Self {
+        Self::in_memory(QueueLimits {
+            max_reports: capacity,
+            ..QueueLimits::default()
+        })
+    }
+
+    /// An empty in-memory outbox.
+    pub fn in_memory(limits: QueueLimits) -> Self {
+        Self::with_queue(Queue::default(), limits)
+    }
+
+    /// The durable outbox in `dir`, with the reports a previous run left.
+    pub fn open(dir: &Path, limits: QueueLimits) -> Result<Self, OutboxError> {
+        let opened = Log::open(dir).map_err(|source| OutboxError {
+            dir: dir.into(),
+            source,
+        })?;
+        let bytes = opened.live.iter().map(|s| u64::from(s.len)).sum();
+        let queue = Queue {
+            entries: opened.live,
+            memory: HashMap::new(),
+            bytes,
+            next_seq: opened.next_seq,
+            log: Some(opened.log),
+        };
+        if !queue.entries.is_empty() {
+            info!(
+                reports = queue.entries.len(),
+                bytes, "reports left by the previous run will be delivered first"
+            );
+        }
+        Ok(Self::with_queue(queue, limits))
+    }
+
+    fn with_queue(queue: Queue, limits: QueueLimits) -> Self {
+        let limits = QueueLimits {
+            max_reports: limits.max_reports.max(1),
+            ..limits
+        };
         Self {
-            queue: Mutex::default(),
+            queue: Mutex::new(queue),
             notify: Notify::new(),
-            capacity: capacity.max(1),
+            limits,
+            expired: AtomicU64::new(0),
         }
     }
 
@@ -45,34 +146,108 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends a report. When the outbox is full the oldest report is dropped and returned.
-    pub fn push(&self, request: Request) -> Option<Request> {
-        let dropped = {
+    /// Appends a report queued at `now_ms`, on disk first when the outbox is durable. The
+    /// oldest reports are dropped while the bounds are exceeded.
+    pub fn push(&self, request: &Request, now_ms: u64) -> Pushed {
+        let body = request.encode_to_vec();
+        let pushed = {
             let mut queue = self.lock();
-            let dropped = (queue.entries.len() >= self.capacity).then(|| queue.entries.pop_front());
-            let id = queue.next_id;
-            queue.next_id += 1;
-            queue.entries.push_back((id, request));
-            dropped.flatten().map(|(_, r)| r)
+            let seq = queue.next_seq;
+            queue.next_seq += 1;
+            let stored = match queue
+                .log
+                .as_mut()
+                .map(|log| log.append_report(seq, now_ms, &body))
+            {
+                Some(Ok(stored)) => Some(stored),
+                Some(Err(error)) => {
+                    error!(%error, "cannot write the report to the queue file; keeping it in memory");
+                    None
+                }
+                None => None,
+            };
+            let durable = stored.is_some();
+            let stored = stored.unwrap_or(Stored {
+                seq,
+                enqueued_ms: now_ms,
+                offset: IN_MEMORY,
+                len: body.len() as u32,
+            });
+            if !durable {
+                queue.memory.insert(seq, body);
+            }
+            queue.bytes += u64::from(stored.len);
+            queue.entries.push_back(stored);
+            let mut dropped = 0;
+            while queue.entries.len() > self.limits.max_reports
+                || queue.bytes > self.limits.max_bytes
+            {
+                queue.retire_front();
+                dropped += 1;
+            }
+            Pushed { dropped, durable }
         };
         self.notify.notify_one();
-        dropped
+        pushed
     }
 
     /// The oldest report and its id, waiting for one if the outbox is empty. It stays queued
-    /// until [`Outbox::remove`].
-    pub async fn front(&self) -> (u64, Request) {
+    /// until [`Outbox::remove`]. Reports older than the age bound (by `now_ms()`) are dropped
+    /// on the way (see [`Outbox::take_expired`]).
+    pub async fn front(&self, now_ms: impl Fn() -> u64) -> (u64, Request) {
         loop {
-            if let Some(front) = self.lock().entries.front().cloned() {
+            let notified = self.notify.notified();
+            if let Some(front) = self.next_live(now_ms()) {
                 return front;
             }
-            self.notify.notified().await;
+            notified.await;
         }
     }
 
-    /// Removes the report with `id` (if it is still queued).
+    fn next_live(&self, now_ms: u64) -> Option<(u64, Request)> {
+        let mut queue = self.lock();
+        let max_age_ms = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
+        while let Some(front) = queue.entries.front().copied() {
+            let age_ms = now_ms.saturating_sub(front.enqueued_ms);
+            let request = if age_ms > max_age_ms {
+                warn!(
+                    age_s = age_ms / 1000,
+                    "report older than the queue's age bound dropped"
+                );
+                None
+            } else {
+                queue
+                    .body(&front)
+                    .and_then(|body| match Request::decode(body.as_slice()) {
+                        Ok(request) => Some(request),
+                        Err(error) => {
+                            warn!(%error, "undecodable report in the queue dropped");
+                            None
+                        }
+                    })
+            };
+            match request {
+                Some(request) => return Some((front.seq, request)),
+                None => {
+                    queue.retire_front();
+                    self.expired.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        None
+    }
+
+    /// Removes the report with `id` once it is answered (a no-op if it was dropped meanwhile).
     pub fn remove(&self, id: u64) {
-        self.lock().entries.retain(|(entry, _)| *entry != id);
+        let mut queue = self.lock();
+        if queue.entries.front().is_some_and(|e| e.seq == id) {
+            queue.retire_front();
+        }
+    }
+
+    /// Reports dropped by [`Outbox::front`] (too old or unreadable) since the last call.
+    pub fn take_expired(&self) -> u64 {
+        self.expired.swap(0, Ordering::Relaxed)
     }
 
     /// Number of queued reports.
@@ -80,9 +255,72 @@ impl Outbox {
         self.lock().entries.len()
     }
 
+    /// Bytes of queued reports.
+    pub fn bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    /// Bulk loading (tools and benchmarks only): `false` stops syncing each append, `true`
+    /// syncs what was written and resumes. The daemon never turns it off.
+    pub fn set_sync(&self, sync: bool) -> std::io::Result<()> {
+        match self.lock().log.as_mut() {
+            Some(log) => log.set_sync(sync),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether reports are kept on disk.
+    pub fn is_durable(&self) -> bool {
+        self.lock().log.is_some()
+    }
+
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Queue {
+    fn body(&self, stored: &Stored) -> Option<Vec<u8>> {
+        if let Some(body) = self.memory.get(&stored.seq) {
+            return Some(body.clone());
+        }
+        let log = self.log.as_ref()?;
+        log.read(stored)
+            .map_err(|error| warn!(%error, "cannot read a report from the queue file"))
+            .ok()
+    }
+
+    /// Removes the oldest entry, on disk too.
+    fn retire_front(&mut self) {
+        let Some(front) = self.entries.pop_front() else {
+            return;
+        };
+        self.bytes -= u64::from(front.len);
+        self.memory.remove(&front.seq);
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        let result = if self.entries.iter().all(|e| e.offset == IN_MEMORY) {
+            log.clear()
+        } else if front.offset != IN_MEMORY {
+            log.append_done(&[front])
+        } else {
+            Ok(())
+        };
+        if let Err(error) = result {
+            error!(%error, "cannot record a retired report in the queue file; it may be sent again after a restart");
+        }
+        if log.wants_compaction() {
+            let mut live: Vec<&mut Stored> = self
+                .entries
+                .iter_mut()
+                .filter(|e| e.offset != IN_MEMORY)
+                .collect();
+            if let Err(error) = log.compact(&mut live) {
+                error!(%error, "cannot compact the queue file");
+            }
+        }
     }
 }
 
@@ -97,11 +335,20 @@ pub fn kind(request: &Request) -> &'static str {
     }
 }
 
-/// Delivers the outbox's reports in order, forever.
-pub async fn deliver(outbox: &Outbox, oracle: &OracleClient, stats: &AgentStats) {
+/// Delivers the outbox's reports in order, forever. `now_ms` is the agent's clock (for the age
+/// bound).
+pub async fn deliver(
+    outbox: &Outbox,
+    oracle: &OracleClient,
+    stats: &AgentStats,
+    now_ms: impl Fn() -> u64,
+) {
     let mut backoff = Backoff::default();
     loop {
-        let (id, request) = outbox.front().await;
+        let (id, request) = outbox.front(&now_ms).await;
+        stats
+            .reports_dropped
+            .fetch_add(outbox.take_expired(), Ordering::Relaxed);
         let kind = kind(&request);
         match oracle.submit(&request).await {
             Ok(Response {
@@ -139,50 +386,4 @@ fn count_ack(request: &Request, stats: &AgentStats) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use schemas::proto::WitnessReport;
-
-    fn witness(tmst: u32) -> Request {
-        Request {
-            msg: Some(request::Msg::Witness(WitnessReport {
-                tmst,
-                ..Default::default()
-            })),
-        }
-    }
-
-    #[tokio::test]
-    async fn fifo_until_removed() {
-        let outbox = Outbox::new(10);
-        outbox.push(witness(1));
-        outbox.push(witness(2));
-        let (id, first) = outbox.front().await;
-        assert_eq!(first, witness(1));
-        assert_eq!(outbox.front().await.1, witness(1), "stays until removed");
-        outbox.remove(id);
-        assert_eq!(outbox.front().await.1, witness(2));
-        assert_eq!(outbox.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn full_outbox_drops_the_oldest() {
-        let outbox = Outbox::new(2);
-        assert_eq!(outbox.push(witness(1)), None);
-        assert_eq!(outbox.push(witness(2)), None);
-        assert_eq!(outbox.push(witness(3)), Some(witness(1)));
-        assert_eq!(outbox.front().await.1, witness(2));
-    }
-
-    #[tokio::test]
-    async fn front_waits_for_a_push() {
-        let outbox = std::sync::Arc::new(Outbox::new(4));
-        let waiter = tokio::spawn({
-            let outbox = outbox.clone();
-            async move { outbox.front().await.1 }
-        });
-        tokio::task::yield_now().await;
-        outbox.push(witness(7));
-        assert_eq!(waiter.await.expect("join"), witness(7));
-    }
-}
+mod tests;

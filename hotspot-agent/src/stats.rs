@@ -2,30 +2,38 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-macro_rules! stats {
-    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
-        /// Live counters of one agent. Share it through `Arc`; read it with [`AgentStats::snapshot`].
+/// Declares a struct of atomic counters and its plain snapshot.
+macro_rules! counters {
+    ($(#[doc = $sdoc:literal])* $stats:ident, $(#[doc = $ndoc:literal])* $snapshot:ident {
+        $($(#[doc = $doc:literal])* $name:ident),* $(,)?
+    }) => {
+        $(#[doc = $sdoc])*
         #[derive(Debug, Default)]
-        pub struct AgentStats {
-            $($(#[doc = $doc])* pub $name: AtomicU64,)*
+        pub struct $stats {
+            $($(#[doc = $doc])* pub $name: std::sync::atomic::AtomicU64,)*
         }
 
-        /// A copy of [`AgentStats`] at one moment.
-        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-        pub struct AgentStatsSnapshot {
-            $($(#[doc = $doc])* pub $name: u64,)*
+        $(#[doc = $ndoc])*
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub struct $snapshot {
+            $($(#[doc = $doc])* #[serde(default)] pub $name: u64,)*
         }
 
-        impl AgentStats {
+        impl $stats {
             /// The current values.
-            pub fn snapshot(&self) -> AgentStatsSnapshot {
-                AgentStatsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            pub fn snapshot(&self) -> $snapshot {
+                $snapshot { $($name: self.$name.load(std::sync::atomic::Ordering::Relaxed),)* }
             }
         }
     };
 }
+pub(crate) use counters;
 
-stats! {
+counters! {
+    /// Live counters of one agent. Share it through `Arc`; read it with [`AgentStats::snapshot`].
+    AgentStats,
+    /// A copy of [`AgentStats`] at one moment.
+    AgentStatsSnapshot {
     /// Beacons the radio confirmed transmitting.
     beacons_sent,
     /// Beacon reports the oracle acknowledged.
@@ -42,13 +50,15 @@ stats! {
     frames_received,
     /// Frames heard that were not reported: not a beacon, own beacon or already reported.
     frames_ignored,
-    /// Reports dropped because the outbox was full.
+    /// Reports dropped from the queue: over its size bound or older than its age bound.
     reports_dropped,
     /// Times the oracle connection was re-established after being up before.
     reconnects,
     /// Failed attempts to connect to the oracle.
     oracle_connect_failures,
-}
+    /// Reports that could not be written to the durable queue (kept in memory instead).
+    queue_write_errors,
+}}
 
 impl AgentStats {
     /// Adds one to `counter`.

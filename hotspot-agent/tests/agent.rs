@@ -1,8 +1,11 @@
 //! End to end on loopback QUIC: an agent against a fake oracle and a fake radio medium, on a
-//! clock running 3600 times faster than real time (a 1 h beacon segment lasts 1 s).
+//! clock running 3600 times faster than real time (a 1 h beacon segment lasts 1 s); the same
+//! agent behind a GWMP packet-forwarder double over UDP (`semtech`); fuzzed datagrams.
 
 mod assert_command;
 mod fakes;
+mod gwmp_fuzz;
+mod semtech;
 
 use fakes::{
     FakeMedium, FakeOracle, MediumLink, ack, ack_all, next_witness, reception, reject, tx_done,
@@ -37,6 +40,7 @@ fn config(oracle: &FakeOracle, oracle_key: PublicKey, beacon_enabled: bool) -> A
         beacon_interval: Duration::from_secs(3600),
         beacon_enabled,
         request_timeout: Duration::from_secs(5),
+        rng_seed: None,
     }
 }
 

@@ -265,10 +265,12 @@ impl Store {
     }
 }
 
+use crate::trust::EdgeEvidence;
 use crate::verifier::denylist::{DenyEntry, Denylist};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use crate::verifier::reason::{Invalid, Side};
 use crate::verifier::state::HotspotState;
+use std::collections::HashMap;
 
 async fn upsert_state(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -445,9 +447,9 @@ async fn insert_witness_verdict(
     let columns = reason_columns(invalid);
     sqlx::query(
         "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
-         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular) \
+         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, \
-         $14, $15, $17) ON CONFLICT DO NOTHING",
+         $14, $15, $17, $18, $19) ON CONFLICT DO NOTHING",
     )
     .bind(witness.witness_id.to_vec())
     .bind(poc.map(|p| p.beacon_id.to_vec()))
@@ -466,6 +468,8 @@ async fn insert_witness_verdict(
     .bind(i64::from(witness.reward_units_e4))
     .bind(columns.has_measure)
     .bind(i64::from(witness.passed_regular))
+    .bind(witness.evidence.map(|e| (f64::from(e.distance_m.max(1)).log10() * 1000.0).round() as i64))
+    .bind(witness.evidence.map(|e| i64::from(e.signal_ddbm)))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -571,5 +575,77 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Witness-graph evidence received in `[from_ms, to_ms)`, aggregated per edge
+    /// (beaconer, witness).
+    pub async fn trust_evidence(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<HashMap<(PublicKey, PublicKey), EdgeEvidence>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT beaconer_key, witness_key, COUNT(*) AS n, \
+             CAST(SUM(log_distance_e3) AS BIGINT) AS sx, CAST(SUM(log_distance_e3 * log_distance_e3) AS BIGINT) AS sxx, \
+             CAST(SUM(signal_ddbm) AS BIGINT) AS sy, CAST(SUM(signal_ddbm * signal_ddbm) AS BIGINT) AS syy, \
+             CAST(SUM(log_distance_e3 * signal_ddbm) AS BIGINT) AS sxy, \
+             MIN(log_distance_e3) AS minx, MAX(log_distance_e3) AS maxx \
+             FROM witness_verdicts WHERE passed_regular = 1 AND received_ms >= $1 AND received_ms < $2 \
+             AND log_distance_e3 IS NOT NULL AND beaconer_key IS NOT NULL GROUP BY beaconer_key, witness_key",
+        )
+        .bind(from_ms as i64)
+        .bind(to_ms as i64)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut edges = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let get = |c: &str| row.try_get::<i64, _>(c);
+            let evidence = EdgeEvidence::from_sums(
+                get("n")?,
+                get("sx")?,
+                get("sxx")?,
+                get("sy")?,
+                get("syy")?,
+                get("sxy")?,
+                get("minx")?,
+                get("maxx")?,
+            );
+            edges.insert(
+                (
+                    key_of(row, "beaconer_key", "witness_verdicts")?,
+                    key_of(row, "witness_key", "witness_verdicts")?,
+                ),
+                evidence,
+            );
+        }
+        Ok(edges)
+    }
+}
+
+impl Store {
+    /// Beacons per hotspot received in `[from_ms, to_ms)` that passed the regular checks.
+    pub async fn beacons_in_window(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<HashMap<PublicKey, u64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT beaconer_key, COUNT(*) AS n FROM pocs WHERE passed_regular = 1 AND received_ms >= $1 AND received_ms < $2 \
+             GROUP BY beaconer_key",
+        )
+        .bind(from_ms as i64)
+        .bind(to_ms as i64)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    key_of(row, "beaconer_key", "pocs")?,
+                    row.try_get::<i64, _>("n")? as u64,
+                ))
+            })
+            .collect()
     }
 }

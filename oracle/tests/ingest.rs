@@ -275,7 +275,8 @@ async fn run_scenario(database_url: String, db_name: &str) {
 }
 
 /// Settings for tests of ingest and storage: a single beacon must be able to verify validly,
-/// so HIP 106 reciprocity (which needs a history; see `tests/verifier_rules.rs`) is off.
+/// so HIP 106 reciprocity and witness-graph trust (which need a history; see
+/// `tests/verifier_rules.rs` and `tests/trust.rs`) are off.
 fn ingest_settings(dir: &std::path::Path, database_url: String) -> Settings {
     let mut settings = Settings {
         data_dir: dir.to_path_buf(),
@@ -284,6 +285,7 @@ fn ingest_settings(dir: &std::path::Path, database_url: String) -> Settings {
         ..Settings::default()
     };
     settings.verifier.checks.reciprocity = false;
+    settings.verifier.checks.graph_trust = false;
     settings
 }
 

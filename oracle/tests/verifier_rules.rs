@@ -130,6 +130,7 @@ impl World {
                 density: &self.density,
                 state: &self.state,
                 denylist: &self.denylist,
+                trust: None,
             };
             verify_poc(&beacon, &witnesses, &ctx)
         };

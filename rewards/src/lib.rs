@@ -1,1 +1,12 @@
-//! rewards
+//! rewards: deterministic reward manifests and their payment on Solana.
+//!
+//! # Layout
+//! - [`chain`]: the on-chain part: SPL Token instruction builders, batching within the
+//!   packet limit, and the [`chain::Chain`] boundary with an embedded (litesvm) and a JSON-RPC
+//!   (anchor-client) backend.
+//! - [`settings`]: the settings file (`pkg/settings-template.toml`).
+//!
+//! The reward computation, manifests and governance come with the rest of the rewards issue.
+
+pub mod chain;
+pub mod settings;

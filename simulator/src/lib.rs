@@ -6,8 +6,10 @@
 //! - [`radio_model`]: LoRa propagation physics (log-distance, shadowing, sensitivity).
 //! - [`medium`]: the radio medium as a QUIC service agents use as their radio.
 //! - [`run`]: starts everything and runs a scenario; [`report`]: what came out.
+//! - [`adversary`]: the attacks (doctored radios, the colluders' internet, replays).
 //! - [`keys`]: deterministic keys from the scenario seed; [`demo`]: the built-in scenario.
 
+pub mod adversary;
 pub mod demo;
 pub mod keys;
 pub mod medium;

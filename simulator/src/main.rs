@@ -60,13 +60,34 @@ async fn main() -> anyhow::Result<()> {
             Scenario::load(&scenario).with_context(|| format!("loading {}", scenario.display()))?,
             run,
         ),
-        Command::Demo { run } => (
-            simulator::demo::scenario().context("the built-in demo scenario")?,
-            run,
-        ),
+        Command::Demo { mut run } => {
+            // The demo keeps its database so that every verdict can be explained afterwards.
+            if run.data_dir.is_none() && run.database_url.is_none() {
+                let dir = PathBuf::from(DEMO_DATA_DIR);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)
+                        .with_context(|| format!("clearing {}", dir.display()))?;
+                }
+                run.data_dir = Some(dir);
+            }
+            (
+                simulator::demo::scenario().context("the built-in demo scenario")?,
+                run,
+            )
+        }
     };
     let report = execute(&scenario, &run).await?;
     print!("{}", table(&report));
+    if let (Some(dir), None, Some(first)) =
+        (&run.data_dir, &run.database_url, report.hotspots.first())
+    {
+        println!(
+            "\nexplain any hotspot's verdicts (keys are in the JSON report, --out):\n  \
+             cargo run -q -p oracle -- explain {} --database-url sqlite://{}/oracle.db",
+            first.key,
+            dir.display()
+        );
+    }
     if let Some(out) = &run.out {
         std::fs::write(out, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", out.display()))?;
@@ -74,6 +95,9 @@ async fn main() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Where `simulator demo` keeps the oracle's data (wiped at each run).
+const DEMO_DATA_DIR: &str = "demo-data";
 
 async fn execute(scenario: &ResolvedScenario, run: &RunArgs) -> anyhow::Result<SimReport> {
     eprintln!(

@@ -16,6 +16,7 @@
 //! - [`air`]: the pure core: links, draws, timestamps and `tmst` counters.
 //! - [`frame`]: length-delimited framing with a size cap.
 //! - [`session`]: one agent's connection.
+//! - [`truth`]: the [`TruthBook`] of every transmission (read only by simulated adversaries).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -35,8 +36,10 @@ use crate::radio_model::RadioParams;
 pub mod air;
 pub mod frame;
 pub mod session;
+pub mod truth;
 
 use air::{Air, Transmit};
+pub use truth::{Transmission, TruthBook};
 
 /// A node of the medium: a hotspot's key and its true (not asserted) antenna.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +107,7 @@ pub struct Medium {
     clock: SharedClock,
     state: Mutex<State>,
     next_connection: AtomicU64,
+    truth: TruthBook,
 }
 
 #[derive(Debug)]
@@ -139,6 +143,7 @@ impl Medium {
             clock,
             state: Mutex::new(state),
             next_connection: AtomicU64::new(0),
+            truth: TruthBook::new(),
         }
     }
 
@@ -172,6 +177,12 @@ impl Medium {
             log_panic(done);
         }
         endpoint.wait_idle().await;
+    }
+
+    /// The book of every transmission, filled before its receptions are delivered (see
+    /// [`truth`]: it models a well-informed attacker).
+    pub fn truth_book(&self) -> TruthBook {
+        self.truth.clone()
     }
 
     /// A snapshot of the counters.
@@ -238,6 +249,14 @@ impl Medium {
         let Some(outcome) = state.air.transmit(from, transmit, now_ns) else {
             return;
         };
+        self.truth.record(
+            transmit.payload(),
+            Transmission {
+                transmitter: *from,
+                tx_time_ns: outcome.tx_done.radio_timestamp_ns,
+                tx_power_ddbm: outcome.tx_done.tx_power_ddbm,
+            },
+        );
         let state = &mut *state;
         state.stats.transmissions += 1;
         bump(&mut state.stats, from, |n| n.transmissions += 1);

@@ -57,6 +57,21 @@ pub struct Totals {
     pub scaled_reward_units: f64,
 }
 
+/// What the hotspots of one behaviour earned together.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BehaviourShare {
+    /// Hotspots with this behaviour.
+    pub hotspots: usize,
+    /// Their HIP 15 reward units.
+    pub reward_units: f64,
+    /// Their fraction of all reward units (0 when nobody earned).
+    pub reward_share: f64,
+    /// Their reward units x transmit scale.
+    pub scaled_reward_units: f64,
+    /// Their fraction of all scaled reward units.
+    pub scaled_share: f64,
+}
+
 /// The whole report (the JSON written by `simulate --out`).
 #[derive(Debug, Clone, Serialize)]
 pub struct SimReport {
@@ -67,7 +82,29 @@ pub struct SimReport {
     pub time_scale: f64,
     pub hotspots: Vec<HotspotReport>,
     pub totals: Totals,
+    /// Per behaviour (`"honest"`, `"spoof_location"`, ...), present ones only.
+    pub behaviours: BTreeMap<String, BehaviourShare>,
     pub medium: MediumStats,
+}
+
+/// Sums the hotspots' units by behaviour and their shares of the totals.
+pub fn behaviour_shares(
+    hotspots: &[HotspotReport],
+    totals: &Totals,
+) -> BTreeMap<String, BehaviourShare> {
+    let mut shares: BTreeMap<String, BehaviourShare> = BTreeMap::new();
+    for h in hotspots {
+        let share = shares.entry(h.behaviour.as_str().to_owned()).or_default();
+        share.hotspots += 1;
+        share.reward_units += h.reward_units;
+        share.scaled_reward_units += h.scaled_reward_units;
+    }
+    let fraction = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 0.0 };
+    for share in shares.values_mut() {
+        share.reward_share = fraction(share.reward_units, totals.reward_units);
+        share.scaled_share = fraction(share.scaled_reward_units, totals.scaled_reward_units);
+    }
+    shares
 }
 
 fn add(outcomes: &mut Outcomes, valid: bool, selected: bool, reason: Option<&str>, count: u64) {
@@ -160,7 +197,8 @@ pub async fn build(
                 agent: agent_stats.get(&key).copied().unwrap_or_default(),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let behaviours = behaviour_shares(&lines, &totals);
     Ok(SimReport {
         scenario: scenario.name.clone(),
         seed: scenario.seed,
@@ -169,6 +207,7 @@ pub async fn build(
         time_scale: scenario.time_scale,
         hotspots: lines,
         totals,
+        behaviours,
         medium,
     })
 }
@@ -265,6 +304,22 @@ pub fn table(report: &SimReport) -> String {
     );
     let _ = writeln!(out, "invalid beacons: {}", reasons_line(&t.beacons));
     let _ = writeln!(out, "invalid witnesses: {}", reasons_line(&t.witnesses));
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:>8} {:>8} {:>7} {:>10} {:>7}",
+        "behaviour", "hotspots", "units", "share", "scaled", "share"
+    );
+    for (behaviour, b) in &report.behaviours {
+        let _ = writeln!(
+            out,
+            "{behaviour:<16} {:>8} {:>8.2} {:>6.1}% {:>10.4} {:>6.1}%",
+            b.hotspots,
+            b.reward_units,
+            b.reward_share * 100.0,
+            b.scaled_reward_units,
+            b.scaled_share * 100.0
+        );
+    }
     out
 }
 

@@ -1,16 +1,16 @@
 //! Runs a whole simulated network: a real oracle (real QUIC, real database), the radio medium,
 //! and one real agent per hotspot (own key, own QUIC connections), on a scaled clock.
 
+mod agents;
+
 use crate::keys;
 use crate::medium::{Medium, Node};
 use crate::report::{self, SimReport};
 use crate::scenario::{HotspotSpec, ResolvedScenario};
-use hotspot_agent::agent::{Agent, AgentConfig};
-use hotspot_agent::radio::sim::{SimRadio, SimRadioConfig};
 use hotspot_agent::stats::AgentStats;
 use oracle::node::Oracle;
 use oracle::settings::Settings;
-use schemas::clock::{Clock, ScaledClock, SharedClock, SystemClock};
+use schemas::clock::{ScaledClock, SharedClock};
 use schemas::proto::{LocationAssertion, Request, Response, request, response};
 use schemas::region::Region;
 use schemas::{Keypair, PublicKey};
@@ -18,6 +18,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// Every simulation starts at 2026-01-01 00:00:10 UTC on its own clock: runs of one scenario
+/// see the same beacon intervals and epochs, whatever the wall-clock time.
+pub const SIMULATION_START_NS: u64 = 1_767_225_610_000_000_000;
 
 /// Errors running a simulation.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +109,7 @@ pub async fn simulate(
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
     let region: Region = scenario.region.parse()?;
-    let clock: SharedClock = Arc::new(ScaledClock::new(SystemClock.now_ns(), scenario.time_scale));
+    let clock: SharedClock = Arc::new(ScaledClock::new(SIMULATION_START_NS, scenario.time_scale));
     let temp = tempfile::tempdir()?;
     let data_dir = options
         .data_dir
@@ -134,34 +138,18 @@ pub async fn simulate(
         start_medium(scenario, &hotspots, &clock, stop_medium_rx)?;
     onboard(&oracle, &hotspots, clock.now_ms()).await?;
     let start_ms = clock.now_ms();
-    let mut agent_stats: Vec<(PublicKey, Arc<AgentStats>)> = Vec::new();
-    let mut tasks = Vec::new();
-    for hotspot in &hotspots {
-        let config = AgentConfig {
-            region,
-            antenna_gain_ddbi: (hotspot.spec.gain_dbi * 10.0).round() as i32,
-            oracle_addr: oracle.addr,
-            oracle_key: oracle.public_key,
-            beacon_interval: settings.verifier.beacon_interval,
-            beacon_enabled: true,
-            request_timeout: Duration::from_secs(10),
-        };
-        let radio_config = SimRadioConfig {
-            address: medium_addr,
-            medium_key,
-        };
-        let radio = SimRadio::connect(radio_config, hotspot.key.clone(), Arc::clone(&clock))
-            .map_err(|e| SimError::Medium(e.to_string()))?;
-        let agent = Agent::new(config, hotspot.key.clone(), Arc::clone(&clock));
-        agent_stats.push((hotspot.key.public(), agent.stats()));
-        let name = hotspot.spec.name.clone();
-        let shutdown = stopped(stop_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = agent.run(radio, shutdown).await {
-                tracing::error!(hotspot = %name, error = %e, "agent stopped");
-            }
-        }));
-    }
+    let launch = agents::Launch {
+        scenario,
+        region,
+        oracle: &oracle,
+        beacon_interval: settings.verifier.beacon_interval,
+        medium_addr,
+        medium_key,
+        truth: medium.truth_book(),
+        clock: Arc::clone(&clock),
+        stop: stop_rx.clone(),
+    };
+    let agents::Launched { tasks, agent_stats } = agents::launch(&launch, &hotspots)?;
     wait_with_progress(
         &oracle,
         &clock,
@@ -200,8 +188,10 @@ fn start_medium(
     stop: watch::Receiver<bool>,
 ) -> Result<(Arc<Medium>, std::net::SocketAddr, PublicKey), SimError> {
     let key = keys::derive(scenario.seed, "medium", "medium");
+    // Virtual witnesses and offline hotspots have no radio on the air.
     let nodes = hotspots
         .iter()
+        .filter(|h| h.spec.behaviour.has_radio())
         .map(|h| Node {
             key: h.key.public(),
             lat: h.spec.lat,

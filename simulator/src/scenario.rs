@@ -19,6 +19,11 @@ mod validate;
 pub use error::ScenarioError;
 use validate::{check_unique_names, validate_hotspot, validate_params, validate_radio};
 
+mod adversaries;
+mod behaviour;
+
+pub use behaviour::Behaviour;
+
 /// Region names a scenario may use (Helium's LoRaWAN region plans).
 pub const REGIONS: &[&str] = &[
     "AS923-1",
@@ -106,15 +111,6 @@ pub struct ParamOverrides {
     pub max_witnesses_per_poc: Option<u32>,
 }
 
-/// How a simulated hotspot behaves.
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Behaviour {
-    /// Follows the protocol and reports the truth.
-    #[default]
-    Honest,
-}
-
 /// One hotspot (`[[hotspots]]`).
 #[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -143,6 +139,13 @@ pub struct HotspotSpec {
     /// Behaviour. Default honest.
     #[serde(default)]
     pub behaviour: Behaviour,
+    /// `virtual_witness` only: names of the hotspots that relay beacons to it over the
+    /// internet (and witness its own beacons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub colluders: Vec<String>,
+    /// `collusion_ring` only: the ring's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring: Option<String>,
 }
 
 impl HotspotSpec {
@@ -158,6 +161,8 @@ impl HotspotSpec {
             asserted_lat: None,
             asserted_lng: None,
             behaviour: Behaviour::Honest,
+            colluders: Vec::new(),
+            ring: None,
         }
     }
 
@@ -287,6 +292,7 @@ impl Scenario {
         if hotspots.is_empty() {
             return Err(ScenarioError::NoHotspots);
         }
+        adversaries::validate(&hotspots, &places)?;
         Ok(ResolvedScenario {
             name: self.name,
             seed: self.seed,

@@ -62,11 +62,13 @@ fn check(report: &SimReport) {
             .expect("hotspot in report")
     };
     for h in &report.hotspots {
-        // Only HIP 106 bootstrapping may refuse a beacon: the first beacons of a hotspot that
-        // has not witnessed anyone yet.
+        // Only bootstrapping may refuse a beacon: HIP 106 (a hotspot that has not witnessed
+        // anyone yet) and witness-graph trust (no evidence before the first refresh).
         let reasons: Vec<&String> = h.beacons.invalid.keys().collect();
         assert!(
-            reasons.iter().all(|r| *r == "gateway_no_valid_witnesses"),
+            reasons
+                .iter()
+                .all(|r| *r == "gateway_no_valid_witnesses" || *r == "untrusted"),
             "{}: {reasons:?}",
             h.name
         );

@@ -304,3 +304,153 @@ fn scenario_round_trips_through_toml() {
     assert_eq!(again.hotspot_files, scenario.hotspot_files);
     assert_eq!(again.params, scenario.params);
 }
+
+#[test]
+fn adversarial_behaviours_parse_with_their_keys() {
+    let toml = format!(
+        "{HEADER}{ONE_HOTSPOT}
+[[hotspots]]
+name = \"s\"
+lat = 37.7
+lng = -122.4
+asserted_lat = 37.8
+asserted_lng = -122.3
+behaviour = \"spoof_location\"
+
+[[hotspots]]
+name = \"v\"
+lat = 37.6
+lng = -122.4
+behaviour = \"virtual_witness\"
+colluders = [\"a\"]
+
+[[hotspots]]
+name = \"r1\"
+lat = 37.61
+lng = -122.4
+behaviour = \"collusion_ring\"
+ring = \"x\"
+
+[[hotspots]]
+name = \"r2\"
+lat = 37.62
+lng = -122.4
+behaviour = \"collusion_ring\"
+ring = \"x\"
+"
+    );
+    let s = parse(&toml).expect("valid adversaries");
+    let behaviours: Vec<Behaviour> = s.hotspots.iter().map(|h| h.behaviour).collect();
+    assert_eq!(
+        behaviours,
+        [
+            Behaviour::Honest,
+            Behaviour::SpoofLocation,
+            Behaviour::VirtualWitness,
+            Behaviour::CollusionRing,
+            Behaviour::CollusionRing
+        ]
+    );
+    assert_eq!(s.hotspots[2].colluders, ["a"]);
+    assert_eq!(s.hotspots[3].ring.as_deref(), Some("x"));
+    for b in Behaviour::ALL {
+        let parsed: Behaviour = toml::from_str::<toml::Table>(&format!("b = \"{b}\""))
+            .ok()
+            .and_then(|t| t.get("b").cloned())
+            .and_then(|v| v.try_into().ok())
+            .expect("behaviour name round-trips");
+        assert_eq!(parsed, b);
+    }
+}
+
+#[test]
+fn adversary_references_are_checked() {
+    let hotspot = |name: &str, body: &str| {
+        format!("[[hotspots]]\nname = \"{name}\"\nlat = 37.6\nlng = -122.4\n{body}\n")
+    };
+    let cases = [
+        (
+            hotspot("s", "behaviour = \"spoof_location\""),
+            "hotspots[1] (\"s\"): spoof_location needs asserted_lat/asserted_lng in another place",
+        ),
+        (
+            hotspot(
+                "s",
+                "asserted_lat = 37.60001\nasserted_lng = -122.4\nbehaviour = \"spoof_location\"",
+            ),
+            "another place than lat/lng (same res-12 cell)",
+        ),
+        (
+            hotspot("v", "behaviour = \"virtual_witness\""),
+            "hotspots[1] (\"v\"): behaviour \"virtual_witness\" needs colluders",
+        ),
+        (
+            hotspot(
+                "v",
+                "behaviour = \"virtual_witness\"\ncolluders = [\"nobody\"]",
+            ),
+            "colluder \"nobody\" is not a hotspot of the scenario",
+        ),
+        (
+            hotspot("v", "behaviour = \"virtual_witness\"\ncolluders = [\"v\"]"),
+            "colluder \"v\" is the virtual witness itself",
+        ),
+        (
+            hotspot(
+                "v",
+                "behaviour = \"virtual_witness\"\ncolluders = [\"a\", \"a\"]",
+            ),
+            "colluder \"a\" is listed twice",
+        ),
+        (
+            hotspot("v", "behaviour = \"virtual_witness\"\ncolluders = [\"o\"]")
+                + &hotspot("o", "behaviour = \"offline\""),
+            "colluder \"o\" is offline and cannot relay beacons",
+        ),
+        (
+            hotspot("h", "colluders = [\"a\"]"),
+            "colluders is only allowed with behaviour \"virtual_witness\", not \"honest\"",
+        ),
+        (
+            hotspot("h", "behaviour = \"silent\"\nring = \"x\""),
+            "ring is only allowed with behaviour \"collusion_ring\", not \"silent\"",
+        ),
+        (
+            hotspot("r", "behaviour = \"collusion_ring\""),
+            "behaviour \"collusion_ring\" needs ring",
+        ),
+        (
+            hotspot("r", "behaviour = \"collusion_ring\"\nring = \"solo\""),
+            "collusion ring \"solo\" has only one member (r); a ring needs at least two",
+        ),
+    ];
+    for (body, expected) in cases {
+        let message = error(&format!("{HEADER}{ONE_HOTSPOT}{body}"));
+        assert!(
+            message.contains(expected),
+            "{message:?} should contain {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn attack_scenarios_load_and_share_the_honest_neighbourhood() {
+    let dir = PathBuf::from(MANIFEST_DIR).join("scenarios/attacks");
+    let baseline = Scenario::load(dir.join("baseline.toml")).expect("baseline loads");
+    assert!((15..=20).contains(&baseline.hotspots.len()));
+    for entry in std::fs::read_dir(&dir).expect("attacks dir") {
+        let path = entry.expect("entry").path();
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for honest in &baseline.hotspots {
+            let same = s.hotspots.iter().find(|h| h.name == honest.name);
+            assert_eq!(
+                same.map(|h| (h.lat, h.lng, h.asserted_position())),
+                Some((honest.lat, honest.lng, honest.asserted_position())),
+                "{}: {}",
+                path.display(),
+                honest.name
+            );
+        }
+        assert_eq!(s.seed, baseline.seed, "{}", path.display());
+    }
+}

@@ -4,10 +4,12 @@
 //! hears ([`RxFrame`]) one at a time. Implementations are expected to be actors: a task owns the
 //! link to the hardware (or the simulated medium) and keeps buffering receptions while a
 //! transmission is awaited. [`sim::SimRadio`] speaks to the simulator's radio medium over QUIC;
-//! a Semtech UDP packet forwarder fits the same shape (`txpk`/`tx_ack` for [`Radio::transmit`],
-//! `rxpk` for [`Radio::recv`]).
+//! [`semtech::SemtechRadio`] to a Semtech UDP packet forwarder ([`gwmp`]: `PULL_RESP`/`TX_ACK`
+//! for [`Radio::transmit`], `PUSH_DATA` `rxpk` for [`Radio::recv`]).
 
 pub mod framing;
+pub mod gwmp;
+pub mod semtech;
 pub mod sim;
 
 use schemas::proto::DataRate;

@@ -1,8 +1,11 @@
 //! The agent's settings file (TOML, documented in `pkg/settings-template.toml`).
 
 mod edit;
+mod env;
+mod sections;
 
 pub use edit::set_value;
+pub use sections::{QueueSettings, StatusSettings};
 
 use crate::agent::AgentConfig;
 use crate::radio::sim::SimRadioConfig;
@@ -70,6 +73,9 @@ pub struct Settings {
     /// Asserted antenna gain, dBi.
     #[serde(default = "default_gain")]
     pub antenna_gain_dbi: f64,
+    /// Where the report queue and the status file live (absolute once loaded).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
     /// The oracle.
     pub oracle: OracleSettings,
     /// Beaconing.
@@ -78,6 +84,12 @@ pub struct Settings {
     /// The radio.
     #[serde(default)]
     pub radio: RadioSettings,
+    /// The report queue.
+    #[serde(default)]
+    pub queue: QueueSettings,
+    /// The status file.
+    #[serde(default)]
+    pub status: StatusSettings,
 }
 
 /// `[oracle]`.
@@ -121,10 +133,12 @@ pub enum RadioKind {
     /// The simulator's radio medium.
     #[default]
     Simulated,
+    /// A Semtech UDP packet forwarder (`lora_pkt_fwd`) sending to `listen`.
+    Semtech,
 }
 
 /// `[radio]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RadioSettings {
     /// The radio kind.
@@ -134,10 +148,30 @@ pub struct RadioSettings {
     pub medium_address: Option<String>,
     /// Pinned key of the simulated medium.
     pub medium_key: Option<PublicKey>,
+    /// UDP address the packet forwarder sends to (kind `semtech`).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for RadioSettings {
+    fn default() -> Self {
+        Self {
+            kind: RadioKind::default(),
+            medium_address: None,
+            medium_key: None,
+            listen: default_listen(),
+        }
+    }
 }
 
 fn default_key_file() -> PathBuf {
     PathBuf::from("hotspot.key")
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 1680))
 }
 fn default_region() -> Region {
     Region::Us915
@@ -192,48 +226,21 @@ impl Settings {
         base_dir: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
-        let mut settings: Self = toml::from_str(text).map_err(|source| SettingsError::Parse {
+        let parse_error = |source| SettingsError::Parse {
             path: PathBuf::new(),
             source,
-        })?;
-        settings.apply_env(env)?;
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        // Report errors of the file itself before any override.
+        toml::Value::Table(table.clone())
+            .try_into::<Self>()
+            .map_err(parse_error)?;
+        env::apply(&mut table, env)?;
+        let mut settings: Self = toml::Value::Table(table).try_into().map_err(parse_error)?;
         settings.key_file = base_dir.join(&settings.key_file);
+        settings.data_dir = base_dir.join(&settings.data_dir);
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn apply_env(
-        &mut self,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<(), SettingsError> {
-        for (name, value) in env {
-            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let invalid = |reason: String| SettingsError::Env {
-                name: name.clone(),
-                reason,
-            };
-            match key {
-                "KEY_FILE" => self.key_file = PathBuf::from(value),
-                "REGION" => {
-                    self.region = value
-                        .parse()
-                        .map_err(|e: schemas::region::RegionError| invalid(e.to_string()))?
-                }
-                "ANTENNA_GAIN_DBI" => {
-                    self.antenna_gain_dbi = value
-                        .trim()
-                        .parse()
-                        .map_err(|e: std::num::ParseFloatError| invalid(e.to_string()))?;
-                }
-                _ => {
-                    let known = "HOTSPOT_AGENT_KEY_FILE, HOTSPOT_AGENT_REGION, HOTSPOT_AGENT_ANTENNA_GAIN_DBI";
-                    return Err(invalid(format!("not a setting (known: {known})")));
-                }
-            }
-        }
-        Ok(())
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -248,6 +255,15 @@ impl Settings {
         }
         if self.beacon.interval < Duration::from_secs(1) {
             return invalid("beacon.interval", "must be at least 1s");
+        }
+        if self.queue.max_mib == 0 || self.queue.max_reports == 0 {
+            return invalid("queue", "max_mib and max_reports must be at least 1");
+        }
+        if self.queue.max_age < Duration::from_secs(60) {
+            return invalid("queue.max_age", "must be at least 1m");
+        }
+        if self.status.interval < Duration::from_secs(1) {
+            return invalid("status.interval", "must be at least 1s");
         }
         if self.oracle.request_timeout.is_zero() {
             return invalid("oracle.request_timeout", "must not be zero");
@@ -274,6 +290,7 @@ impl Settings {
             beacon_interval: self.beacon.interval,
             beacon_enabled: self.beacon.enabled,
             request_timeout: self.oracle.request_timeout,
+            rng_seed: None,
         })
     }
 

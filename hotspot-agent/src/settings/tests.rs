@@ -49,6 +49,16 @@ fn defaults_match_the_template() {
         Duration::from_secs(10)
     );
     assert_eq!(from_defaults.radio.kind, RadioKind::Simulated);
+    assert_eq!(
+        from_defaults.radio.listen,
+        "127.0.0.1:1680".parse().expect("addr")
+    );
+    assert_eq!(from_defaults.data_dir, PathBuf::from("/etc/agent/data"));
+    assert_eq!(
+        from_defaults.queue.limits(),
+        crate::outbox::QueueLimits::default()
+    );
+    assert_eq!(from_defaults.status.interval, Duration::from_secs(5));
 }
 
 #[test]
@@ -98,7 +108,7 @@ fn unknown_keys_and_bad_values_are_refused() {
         parse_error(&format!("antenna_gain_dbi = 99.0\n{}", minimal()))
             .contains("antenna_gain_dbi")
     );
-    assert!(parse_error(&format!("{}\n[radio]\nkind = \"semtech\"\n", minimal())).contains("kind"));
+    assert!(parse_error(&format!("{}\n[radio]\nkind = \"lorawan\"\n", minimal())).contains("kind"));
     let no_port = minimal().replace("127.0.0.1:9080", "127.0.0.1");
     assert!(parse_error(&no_port).contains("oracle.address"));
     let bad_key = minimal().replace(&key(1).to_string(), "not-base58!");
@@ -135,6 +145,30 @@ fn environment_overrides_top_level_keys() {
         (settings.region, settings.antenna_gain_ddbi()),
         (Region::Eu868, 55)
     );
+    let vars = env(&[
+        ("HOTSPOT_AGENT_ORACLE_ADDRESS", "oracle.example.net:9080"),
+        ("HOTSPOT_AGENT_RADIO_KIND", "semtech"),
+        ("HOTSPOT_AGENT_RADIO_LISTEN", "0.0.0.0:1700"),
+        ("HOTSPOT_AGENT_QUEUE_MAX_AGE", "72h"),
+        ("HOTSPOT_AGENT_QUEUE_MAX_MIB", "4"),
+        ("HOTSPOT_AGENT_BEACON_ENABLED", "false"),
+    ]);
+    let settings = Settings::parse(&minimal(), Path::new("/d"), vars).expect("parses");
+    assert_eq!(settings.oracle.address, "oracle.example.net:9080");
+    assert_eq!(settings.radio.kind, RadioKind::Semtech);
+    assert_eq!(settings.radio.listen, "0.0.0.0:1700".parse().expect("addr"));
+    assert_eq!(
+        settings.queue.limits().max_age,
+        Duration::from_secs(72 * 3600)
+    );
+    assert_eq!(settings.queue.limits().max_bytes, 4 << 20);
+    assert!(!settings.beacon.enabled);
+    let bad_table_key = Settings::parse(
+        &minimal(),
+        Path::new("/d"),
+        env(&[("HOTSPOT_AGENT_QUEUE_MAX_SIZE", "1")]),
+    );
+    assert!(matches!(bad_table_key, Err(SettingsError::Env { .. })));
     let vars = env(&[("HOTSPOT_AGENT_KEY_FILE", "/abs/key.json")]);
     let settings = Settings::parse(&minimal(), Path::new("/d"), vars).expect("parses");
     assert_eq!(settings.key_file, PathBuf::from("/abs/key.json"));

@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod denylist;
 pub mod params;
+pub mod physics_checks;
 pub mod poc;
 pub mod reason;
 pub mod state;
@@ -19,6 +20,7 @@ pub use params::VerifierParams;
 use crate::density::HexDensityMap;
 use crate::registry::Registry;
 use crate::store::{ReportKind, Store, StoreError, StoredReport};
+use crate::trust::{self, TrustTable};
 use denylist::Denylist;
 use poc::{Context, EntropyInfo, PocVerdict, Received, WitnessVerdict, verify_poc};
 use prost::Message;
@@ -82,6 +84,7 @@ pub struct Verifier {
     closed: HashMap<Vec<u8>, Closed>,
     state: StateBook,
     denylist: Denylist,
+    trust: TrustTable,
     density: HexDensityMap,
     density_bucket: Option<u64>,
     stats: VerifierStats,
@@ -107,6 +110,7 @@ impl Verifier {
             closed: HashMap::new(),
             state: StateBook::new(),
             denylist: Denylist::default(),
+            trust: TrustTable::default(),
             density,
             density_bucket: None,
             stats: VerifierStats::default(),
@@ -280,7 +284,7 @@ impl Verifier {
         let Some(beacon) = pending.beacon else {
             return Ok(());
         };
-        self.refresh_density(beacon.received_ms);
+        self.refresh(beacon.received_ms).await?;
         let verdict = self.registry.with(|hotspots| {
             let ctx = Context {
                 params: &self.params,
@@ -289,6 +293,7 @@ impl Verifier {
                 density: &self.density,
                 state: &self.state,
                 denylist: &self.denylist,
+                trust: Some(&self.trust),
             };
             verify_poc(&beacon, &pending.witnesses, &ctx)
         });
@@ -355,6 +360,7 @@ impl Verifier {
                     received_ms: w.received_ms,
                     outcome: Err((Side::Witness, reason)),
                     passed_regular: false,
+                    evidence: None,
                     selected: false,
                     reward_units_e4: 0,
                 };
@@ -368,11 +374,11 @@ impl Verifier {
     /// Rebuilds the density map when `received_ms` enters a new refresh bucket, from the
     /// hotspots active at the bucket's start (a valid beacon with a valid witness within the
     /// interactivity window).
-    fn refresh_density(&mut self, received_ms: u64) {
+    async fn refresh(&mut self, received_ms: u64) -> Result<(), StoreError> {
         let refresh_ms = self.params.density_refresh.as_millis().max(1) as u64;
         let bucket = received_ms / refresh_ms;
         if self.density_bucket == Some(bucket) {
-            return;
+            return Ok(());
         }
         let start = bucket * refresh_ms;
         let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
@@ -396,6 +402,21 @@ impl Verifier {
             .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
         self.density = HexDensityMap::new(cells, &self.params.density);
         self.density_bucket = Some(bucket);
+        if self.params.checks.graph_trust {
+            let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
+            let evidence = self.store.trust_evidence(window_start, start).await?;
+            let beacons = self.store.beacons_in_window(window_start, start).await?;
+            let owners = self
+                .registry
+                .with(|hotspots| hotspots.iter().map(|(k, info)| (*k, info.owner)).collect());
+            self.trust = trust::evaluate(&evidence, &owners, &beacons, &self.params.trust);
+            tracing::debug!(
+                trusted = self.trust.trusted.len(),
+                distrusted = self.trust.distrusted.len(),
+                "witness-graph trust refreshed"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -141,6 +141,12 @@ pub struct VerifierParams {
     /// Reward epoch length, UTC-aligned.
     #[serde(with = "humantime_serde")]
     pub epoch: Duration,
+    /// Two-sided radio plausibility (used when `checks.radio_physics`; `docs/physics.md`).
+    pub physics: crate::physics::radio::RadioPlausibilityParams,
+    /// Time of flight (used when `checks.time_of_flight`; `docs/physics.md`).
+    pub tdoa: crate::physics::tdoa::TdoaParams,
+    /// Witness-graph trust (used when `checks.graph_trust`).
+    pub trust: crate::trust::TrustParams,
     /// Witnesses whose beacon has not arrived after this are invalid (`stale`).
     #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
@@ -168,6 +174,9 @@ impl Default for VerifierParams {
             reward_units: RewardUnitParams::default(),
             epoch: Duration::from_secs(24 * 3600),
             stale_after: Duration::from_secs(45 * 60),
+            trust: crate::trust::TrustParams::default(),
+            physics: crate::physics::radio::RadioPlausibilityParams::default(),
+            tdoa: crate::physics::tdoa::TdoaParams::default(),
         }
     }
 }

@@ -16,9 +16,20 @@ use std::collections::{HashMap, HashSet};
 use super::checks::{self, Lag};
 use super::denylist::Denylist;
 use super::params::VerifierParams;
+use super::physics_checks;
 use super::reason::{Invalid, Side};
 use super::state::{HotspotState, StateBook};
 use crate::density::HexDensityMap;
+use crate::trust::TrustTable;
+
+/// What a witness report that passed the regular checks contributes to witness-graph trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    /// Asserted beaconer-witness distance.
+    pub distance_m: u32,
+    /// Reported RSSI, dBm x 10.
+    pub signal_ddbm: i32,
+}
 
 /// A report with the oracle's receive time and its id.
 #[derive(Debug, Clone)]
@@ -74,6 +85,8 @@ pub struct Context<'a> {
     pub density: &'a HexDensityMap,
     pub state: &'a StateBook,
     pub denylist: &'a Denylist,
+    /// Witness-graph trust in force (`None` when the check is off).
+    pub trust: Option<&'a TrustTable>,
 }
 
 impl Context<'_> {
@@ -91,6 +104,8 @@ pub struct WitnessVerdict {
     pub outcome: Result<(), (Side, Invalid)>,
     /// Passed every check before reciprocity (updates the witness's HIP 106 state).
     pub passed_regular: bool,
+    /// Set when it passed the regular checks: its evidence for witness-graph trust.
+    pub evidence: Option<Evidence>,
     /// Among the rewarded witnesses of the beacon.
     pub selected: bool,
     pub reward_units_e4: u32,
@@ -140,20 +155,29 @@ pub fn verify_poc(
         .iter()
         .filter(|w| key_of(&w.report.hotspot_key) != beaconer)
         .count() as u32;
+    let mut passed_regular = regular.is_ok();
     let (outcome, mut verdicts) = match (&regular, info) {
         (Ok(()), Some(info)) => {
-            let verdicts = check_witnesses(beacon, &beaconer, info, &ordered, ctx);
-            let reciprocity = if ctx.params.checks.reciprocity {
-                let last_witness = ctx.state_of(&beaconer).last_witness_ms;
-                checks::beacon_reciprocity(
-                    last_witness,
-                    beacon.received_ms,
-                    witness_reports,
-                    ctx.params,
-                )
-            } else {
-                Ok(())
-            };
+            let mut verdicts = check_witnesses(beacon, &beaconer, info, &ordered, ctx);
+            // Checks of the beacon that need its witnesses (transmit power, time of flight)
+            // count as regular checks: a beacon failing them advances nothing.
+            let physics =
+                physics_checks::beacon_with_witnesses(beacon, info, &ordered, &mut verdicts, ctx);
+            passed_regular = physics.is_ok();
+            let reciprocity = physics.and_then(|()| {
+                if ctx.params.checks.reciprocity {
+                    let last_witness = ctx.state_of(&beaconer).last_witness_ms;
+                    checks::beacon_reciprocity(
+                        last_witness,
+                        beacon.received_ms,
+                        witness_reports,
+                        ctx.params,
+                    )
+                } else {
+                    Ok(())
+                }
+            });
+            let reciprocity = reciprocity.and_then(|()| trusted(ctx, &beaconer));
             match reciprocity {
                 Ok(()) => (Ok(()), verdicts),
                 Err(reason) => {
@@ -195,7 +219,7 @@ pub fn verify_poc(
         beaconer,
         received_ms: beacon.received_ms,
         epoch: ctx.params.epoch_of(beacon.received_ms),
-        passed_regular: regular.is_ok(),
+        passed_regular,
         outcome,
         location: info.map(|i| u64::from(i.location)),
         hex_scale_e4,
@@ -231,6 +255,7 @@ fn beaconer_invalid(
         received_ms: w.received_ms,
         outcome,
         passed_regular: false,
+        evidence: None,
         selected: false,
         reward_units_e4: 0,
     }
@@ -262,7 +287,8 @@ fn beacon_regular(
         beacon.received_ms,
         ctx.params,
     )?;
-    checks::payload(&beacon.report, entropy, info)
+    checks::payload(&beacon.report, entropy, info)?;
+    physics_checks::beacon_power_limit(&beacon.report, info, ctx)
 }
 
 fn check_witnesses(
@@ -300,23 +326,24 @@ fn check_witnesses(
                 };
                 witness_regular(w, &witness, &subject, ctx)
             };
-            let passed_regular = regular.is_ok();
-            let outcome = regular.and_then(|()| {
-                if !ctx.params.checks.reciprocity {
-                    return Ok(());
+            let evidence = regular.as_ref().ok().map(|&distance_m| Evidence {
+                distance_m,
+                signal_ddbm: w.report.signal_ddbm,
+            });
+            let outcome = regular.and_then(|_| {
+                if ctx.params.checks.reciprocity {
+                    let last = ctx.state_of(&witness).last_reciprocal_beacon_ms;
+                    checks::witness_reciprocity(last, w.received_ms, ctx.params)?;
                 }
-                checks::witness_reciprocity(
-                    ctx.state_of(&witness).last_reciprocal_beacon_ms,
-                    w.received_ms,
-                    ctx.params,
-                )
+                trusted(ctx, &witness)
             });
             WitnessVerdict {
                 witness_id: w.id,
                 witness,
                 received_ms: w.received_ms,
                 outcome: outcome.map_err(|reason| (Side::Witness, reason)),
-                passed_regular,
+                passed_regular: evidence.is_some(),
+                evidence,
                 selected: false,
                 reward_units_e4: 0,
             }
@@ -333,14 +360,24 @@ pub struct Subject<'a> {
     pub lag: Lag,
 }
 
+/// Witness-graph trust of `key`, when the check is on.
+fn trusted(ctx: &Context<'_>, key: &PublicKey) -> Result<(), Invalid> {
+    match ctx.trust {
+        Some(table) if ctx.params.checks.graph_trust => {
+            table.judge(key).map_err(Invalid::Untrusted)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The witness's checks before reciprocity, in Helium's order (owner diversity, ours, right
-/// after the denylist).
+/// after the denylist). Returns the asserted distance.
 pub fn witness_regular(
     w: &Received<WitnessReport>,
     witness: &PublicKey,
     subject: &Subject<'_>,
     ctx: &Context<'_>,
-) -> Result<(), Invalid> {
+) -> Result<u32, Invalid> {
     let params = ctx.params;
     let info = ctx.hotspots.get(witness).ok_or(Invalid::GatewayNotFound)?;
     if let Some(entry) = ctx.denylist.key(witness, w.received_ms) {
@@ -383,5 +420,14 @@ pub fn witness_regular(
         subject.beaconer_info.gain_ddbi,
         info.gain_ddbi,
         distance_m,
-    )
+    )?;
+    physics_checks::witness_radio(
+        subject.beacon,
+        subject.beaconer_info,
+        &w.report,
+        info,
+        distance_m,
+        ctx,
+    )?;
+    Ok(distance_m)
 }

@@ -77,6 +77,10 @@ pub enum Invalid {
     },
     /// The witness belongs to the beaconer's owner.
     SameOwner,
+    /// Witness-graph trust: the hotspot may not earn (see `crate::trust`).
+    Untrusted(crate::trust::Distrust),
+    /// Radio physics or time of flight (see `crate::physics`).
+    Physics(crate::physics::PhysicsViolation),
 }
 
 impl Invalid {
@@ -104,6 +108,8 @@ impl Invalid {
             Invalid::GatewayNoValidWitnesses { .. } => "gateway_no_valid_witnesses",
             Invalid::GatewayNoValidBeacons { .. } => "gateway_no_valid_beacons",
             Invalid::SameOwner => "same_owner",
+            Invalid::Untrusted(_) => "untrusted",
+            Invalid::Physics(violation) => violation.code(),
         }
     }
 
@@ -134,6 +140,8 @@ impl Invalid {
                 max_dbm,
             } => Some((signal_dbm, max_dbm)),
             Invalid::Stale { waited_ms } => Some((waited_ms as f64, waited_ms as f64)),
+            Invalid::Untrusted(ref distrust) => distrust.measured_and_threshold(),
+            Invalid::Physics(ref violation) => violation.measured_and_threshold(),
             Invalid::GatewayNoValidWitnesses {
                 since_ms: Some(since),
                 window_ms,
@@ -243,6 +251,8 @@ impl fmt::Display for Invalid {
                 since(*since_ms)
             ),
             Invalid::SameOwner => write!(f, "witness belongs to the beaconer's owner"),
+            Invalid::Untrusted(distrust) => write!(f, "{}: {distrust}", distrust.code()),
+            Invalid::Physics(violation) => write!(f, "{violation}"),
         }
     }
 }

@@ -60,6 +60,13 @@ impl TryFrom<MediumTransmit> for Transmit {
     }
 }
 
+impl Transmit {
+    /// The PHY payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
 /// What one transmission did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

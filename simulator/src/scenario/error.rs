@@ -90,4 +90,52 @@ pub enum ScenarioError {
     /// No hotspot is defined (inline or loaded).
     #[error("the scenario has no hotspots")]
     NoHotspots,
+    /// A `spoof_location` hotspot asserts the res-12 cell it really is in.
+    #[error(
+        "{at}: spoof_location needs asserted_lat/asserted_lng in another place than lat/lng (same res-12 cell)"
+    )]
+    NotSpoofed {
+        /// Where.
+        at: String,
+    },
+    /// A key is set on a hotspot whose behaviour does not use it.
+    #[error("{at}: {field} is only allowed with behaviour {allowed:?}, not {behaviour:?}")]
+    FieldNotAllowed {
+        /// Where.
+        at: String,
+        /// The key, e.g. `ring`.
+        field: &'static str,
+        /// The behaviour that uses it.
+        allowed: &'static str,
+        /// The hotspot's behaviour.
+        behaviour: &'static str,
+    },
+    /// A `virtual_witness` has no colluders, or a `collusion_ring` member no ring.
+    #[error("{at}: behaviour {behaviour:?} needs {field}")]
+    MissingField {
+        /// Where.
+        at: String,
+        /// The behaviour.
+        behaviour: &'static str,
+        /// The missing key.
+        field: &'static str,
+    },
+    /// A colluder name is unknown, the hotspot itself, listed twice or cannot relay.
+    #[error("{at}: colluder {name:?} {problem}")]
+    BadColluder {
+        /// Where.
+        at: String,
+        /// The colluder name.
+        name: String,
+        /// What is wrong, e.g. "is not a hotspot of the scenario".
+        problem: &'static str,
+    },
+    /// A collusion ring has a single member.
+    #[error("collusion ring {ring:?} has only one member ({member}); a ring needs at least two")]
+    RingOfOne {
+        /// The ring's name.
+        ring: String,
+        /// Its only member.
+        member: String,
+    },
 }

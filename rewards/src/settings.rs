@@ -1,0 +1,67 @@
+//! rewards settings: one TOML file, every key documented with its default in
+//! `pkg/settings-template.toml`.
+
+use crate::chain::settings::ChainSettings;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Errors loading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid settings.
+    #[error("invalid settings file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The TOML error.
+        source: toml::de::Error,
+    },
+}
+
+/// Everything the `rewards` commands read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where and how rewards are minted.
+    pub chain: ChainSettings,
+}
+
+impl Settings {
+    /// Reads `path`, or the defaults without a file.
+    pub fn load(path: Option<&Path>) -> Result<Self, SettingsError> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: shown,
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_template_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/settings-template.toml");
+        assert_eq!(
+            Settings::load(Some(&path)).expect("template"),
+            Settings::default()
+        );
+    }
+}
