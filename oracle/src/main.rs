@@ -123,9 +123,9 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&explanation)?);
+                write_stdout(&(serde_json::to_string_pretty(&explanation)? + "\n"))?;
             } else {
-                print!("{}", oracle::explain::render(&explanation));
+                write_stdout(&oracle::explain::render(&explanation))?;
             }
             Ok(())
         }
@@ -214,4 +214,13 @@ async fn denylist(command: DenylistCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
