@@ -37,6 +37,8 @@ use tokio::sync::{mpsc, oneshot};
 /// Extra time after the witness window before a proof of coverage is closed, for reports in
 /// flight through ingest.
 const CLOSE_GRACE_MS: u64 = 500;
+/// Pause after a storage error before the open proofs of coverage are retried.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 /// How often the denylist is re-read from the database (where `oracle denylist apply` writes).
 const DENYLIST_RELOAD: Duration = Duration::from_secs(30);
 
@@ -141,13 +143,20 @@ impl Verifier {
                 () = &mut shutdown => return Ok(()),
                 event = events.recv() => match event {
                     Some(Event::Flush(done)) => {
-                        self.close_due(u64::MAX).await?;
+                        if let Err(e) = self.close_due(u64::MAX).await {
+                            tracing::error!(error = %e, "could not store verdicts while flushing; they stay pending");
+                        }
                         let _ = done.send(());
                     }
                     Some(event) => self.add(event),
                     None => return Ok(()),
                 },
-                _ = tick.tick() => self.close_due(self.clock.now_ms()).await?,
+                _ = tick.tick() => {
+                    if let Err(e) = self.close_due(self.clock.now_ms()).await {
+                        tracing::error!(error = %e, "could not store verdicts; retrying");
+                        tokio::time::sleep(STORE_RETRY).await;
+                    }
+                }
                 _ = reload.tick() => match self.store.denylist().await {
                     Ok(list) => self.denylist = list,
                     Err(e) => tracing::warn!(error = %e, "could not reload the denylist; keeping the previous one"),
@@ -264,14 +273,21 @@ impl Verifier {
             }
         }
         due.sort();
+        // On a storage error the report stays pending and is retried at the next tick.
         for (_, _, data) in due {
-            if let Some(pending) = self.pending.remove(&data) {
-                self.close(pending).await?;
+            if let Some(pending) = self.pending.remove(&data)
+                && let Err(e) = self.close(&pending).await
+            {
+                self.pending.insert(data, pending);
+                return Err(e);
             }
         }
         for data in lone {
-            if let Some(pending) = self.pending.remove(&data) {
-                self.judge_lone(&data, pending, now_ms).await?;
+            if let Some(pending) = self.pending.remove(&data)
+                && let Err(e) = self.judge_lone(&data, &pending, now_ms).await
+            {
+                self.pending.insert(data, pending);
+                return Err(e);
             }
         }
         self.closed
@@ -280,8 +296,8 @@ impl Verifier {
         Ok(())
     }
 
-    async fn close(&mut self, pending: Pending) -> Result<(), StoreError> {
-        let Some(beacon) = pending.beacon else {
+    async fn close(&mut self, pending: &Pending) -> Result<(), StoreError> {
+        let Some(beacon) = &pending.beacon else {
             return Ok(());
         };
         self.refresh(beacon.received_ms).await?;
@@ -295,16 +311,21 @@ impl Verifier {
                 denylist: &self.denylist,
                 trust: Some(&self.trust),
             };
-            verify_poc(&beacon, &pending.witnesses, &ctx)
+            verify_poc(beacon, &pending.witnesses, &ctx)
         });
-        let mut next = self.state.clone();
+        // Apply to the touched hotspots only; keep the result once it is stored.
+        let touched =
+            std::iter::once(verdict.beaconer).chain(verdict.witnesses.iter().map(|w| w.witness));
+        let mut next: StateBook = touched
+            .filter_map(|k| self.state.get(&k).map(|s| (k, *s)))
+            .collect();
         let changed = state::apply(&mut next, &verdict, &self.params.checks);
         let states: Vec<_> = changed
             .iter()
             .filter_map(|k| next.get(k).map(|s| (*k, *s)))
             .collect();
         self.store.save_poc(&verdict, &states).await?;
-        self.state = next;
+        self.state.extend(states);
         self.count(&verdict);
         self.closed.insert(
             beacon.report.data.clone(),
@@ -328,7 +349,7 @@ impl Verifier {
     async fn judge_lone(
         &mut self,
         data: &[u8],
-        pending: Pending,
+        pending: &Pending,
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let closed = self.closed.get(data).copied();
