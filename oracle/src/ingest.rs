@@ -63,7 +63,6 @@ pub struct Ingest {
     registry: Registry,
     clock: SharedClock,
     writer: mpsc::Sender<WriteJob>,
-    verifier: mpsc::UnboundedSender<Event>,
     entropy: watch::Receiver<Option<Entropy>>,
 }
 
@@ -77,14 +76,13 @@ impl Ingest {
         entropy: watch::Receiver<Option<Entropy>>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(write_loop(store.clone(), jobs, verifier.clone()));
+        let task = tokio::spawn(write_loop(store.clone(), jobs, verifier));
         (
             Self {
                 store,
                 registry,
                 clock,
                 writer,
-                verifier,
                 entropy,
             },
             task,
@@ -284,11 +282,6 @@ impl Ingest {
             .map_err(|_| unavailable())?;
         let stored = done.await.map_err(|_| unavailable())??;
         Ok(ack(id, stored.duplicate, stored.received_ms))
-    }
-
-    /// The verifier's event channel (entropy is published through it too).
-    pub fn verifier(&self) -> &mpsc::UnboundedSender<Event> {
-        &self.verifier
     }
 }
 

@@ -8,7 +8,6 @@ use super::reason::{Invalid, Side};
 use crate::physics::radio::{self, Reception, Transmission};
 use crate::physics::tdoa::{self, GeoPoint, TimedWitness};
 use h3o::{CellIndex, LatLng};
-use schemas::PublicKey;
 use schemas::proto::{BeaconReport, DataRate, WitnessReport};
 use schemas::region::channel_plan;
 
@@ -157,9 +156,4 @@ fn time_of_flight(
         }
     }
     Ok(())
-}
-
-/// Keys of the hotspots a verdict list names (for tests and logs).
-pub fn witnesses_of(verdicts: &[WitnessVerdict]) -> Vec<PublicKey> {
-    verdicts.iter().map(|v| v.witness).collect()
 }
