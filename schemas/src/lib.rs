@@ -10,6 +10,7 @@
 //! - [`sign`]: the one canonical sign/verify for every signed message, and message ids.
 //! - [`region`]: embedded LoRaWAN region channel plans and region maps.
 //! - [`beacon`]: the pure beacon derivation (entropy -> payload, frequency, datarate, power).
+//! - [`parameters`]: governance parameter sets (emission, split, boosts, limits, verifier).
 //! - [`datarate`]: spreading factor / bandwidth helpers for [`proto::DataRate`].
 
 pub mod beacon;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod datarate;
 pub mod governance;
 pub mod keys;
+pub mod parameters;
 pub mod region;
 pub mod sign;
 

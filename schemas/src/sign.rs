@@ -8,7 +8,9 @@
 //! small-order keys).
 
 use crate::keys::{KeyError, Keypair, PublicKey, SIGNATURE_LEN};
-use crate::proto::{BeaconReport, Entropy, LocationAssertion, MediumHello, WitnessReport};
+use crate::proto::{
+    BeaconReport, Entropy, LocationAssertion, ManifestApproval, MediumHello, WitnessReport,
+};
 use ed25519_dalek::Signature;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -126,6 +128,11 @@ single_signed!(
 );
 single_signed!(Entropy, "coverage-proof/v1/Entropy", oracle_key);
 single_signed!(MediumHello, "coverage-proof/v1/MediumHello", hotspot_key);
+single_signed!(
+    ManifestApproval,
+    "coverage-proof/v1/ManifestApproval",
+    signer_key
+);
 
 impl Signable for LocationAssertion {
     const DOMAIN: &'static str = "coverage-proof/v1/LocationAssertion";
