@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
+pub mod parameters;
 pub mod test_support;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
