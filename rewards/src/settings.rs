@@ -27,11 +27,24 @@ pub enum SettingsError {
 }
 
 /// Everything the `rewards` commands read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    /// The oracle's database (`sqlite://PATH` or `postgres://...`): the rewards job reads the
+    /// verified reports from it and keeps manifests, approvals and the mint ledger beside them.
+    /// Default: the oracle's default SQLite file, `sqlite://oracle-data/oracle.db`.
+    pub database_url: String,
     /// Where and how rewards are minted.
     pub chain: ChainSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://oracle-data/oracle.db".into(),
+            chain: ChainSettings::default(),
+        }
+    }
 }
 
 impl Settings {
