@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// Token base units per whole token at the default 6 decimals.
 pub const BASE_UNITS_PER_TOKEN: u64 = 1_000_000;
+/// Epoch 20454 of 24 h: 2026-01-01T00:00:00Z, when the default emission starts.
+pub const GENESIS_EPOCH: u64 = 20_454;
 /// Basis points in a whole.
 pub const BPS: u32 = 10_000;
 
@@ -96,7 +98,8 @@ pub enum ParameterError {
 }
 
 impl Default for ParameterSet {
-    /// The genesis parameters: 24 h epochs, 100,000 tokens per epoch halving every two years,
+    /// The genesis parameters: 24 h epochs, 100,000 tokens per epoch from epoch 20454
+    /// (2026-01-01 UTC) halving every two years,
     /// Helium's PoC split with its unused data-transfer pool re-allocated (beacons 6% + 10%,
     /// witnesses 24% + 40%), Helium's circuit breaker (5 epoch emissions per 24 h), the default
     /// verifier ruleset.
@@ -109,7 +112,7 @@ impl Default for ParameterSet {
             epoch: Duration::from_secs(24 * 3600),
             emission: Emission {
                 per_epoch: 100_000 * BASE_UNITS_PER_TOKEN,
-                genesis_epoch: 0,
+                genesis_epoch: GENESIS_EPOCH,
                 halving_epochs: 730,
             },
             split: Split {
