@@ -401,3 +401,36 @@ fn cli_sign_check_apply_history() {
         "{out}"
     );
 }
+
+/// The shipped genesis file is the built-in genesis; the example proposal is a valid next
+/// version that changes what it says it changes.
+#[test]
+fn shipped_parameter_files() {
+    let genesis = Proposal::parse(
+        include_str!("../pkg/parameters-genesis.toml").to_string(),
+        Path::new("parameters-genesis.toml"),
+    )
+    .expect("genesis file");
+    assert_eq!(genesis.set, ParameterSet::default());
+    assert_eq!(genesis.set.hash(), ParameterSet::default().hash());
+    let example = Proposal::parse(
+        include_str!("../pkg/proposal-example.toml").to_string(),
+        Path::new("proposal-example.toml"),
+    )
+    .expect("example proposal");
+    rewards::governance::rules::check_values(&example.set).expect("valid values");
+    let changed = ParameterSet {
+        version: 2,
+        effective_epoch: example.set.effective_epoch,
+        split: example.set.split.clone(),
+        hex_boosts: example.set.hex_boosts.clone(),
+        verifier: example.set.verifier.clone(),
+        ..ParameterSet::default()
+    };
+    assert_eq!(example.set, changed, "only the documented values differ");
+    assert_eq!(example.set.hex_boosts.len(), 1);
+    assert_eq!(
+        example.set.verifier.get("max_witnesses_per_poc"),
+        Some(&toml::Value::Integer(10))
+    );
+}

@@ -144,6 +144,16 @@ pub fn check_startup(
     Ok(())
 }
 
+/// What `oracle check-parameters` checks: `set`'s verifier table yields valid parameters and
+/// its epoch length is this oracle's. Returns the parameters the verifier would use.
+pub fn check_parameters(
+    set: &ParameterSet,
+    settings: &VerifierParams,
+) -> Result<VerifierParams, GovernedError> {
+    check_startup(std::slice::from_ref(set), settings)?;
+    from_set(set, settings)
+}
+
 /// Per-epoch cache of [`resolve`] over the database's applied sets.
 #[derive(Debug)]
 pub struct EpochParams {
