@@ -12,8 +12,8 @@ use schemas::beacon::{self, RemoteEntropy};
 use schemas::clock::{ScaledClock, SharedClock};
 use schemas::parameters::ParameterSet;
 use schemas::proto::{
-    BeaconReport, Entropy, EntropyRequest, LocationAssertion, Request, Response, WitnessReport,
-    request, response,
+    BeaconReport, Entropy, EntropyRequest, LocationAssertion, RejectReason, Request, Response,
+    WitnessReport, request, response,
 };
 use schemas::region::{Region, channel_plan};
 use schemas::sign::SingleSigned;
@@ -50,13 +50,23 @@ async fn onboard(conn: &quinn::Connection, seed: u8, lat: f64, lng: f64, now_ms:
     key
 }
 
+/// The current entropy; waits for the first one a just-started oracle publishes.
 async fn entropy(conn: &quinn::Connection) -> Entropy {
-    match send(conn, request::Msg::Entropy(EntropyRequest {}))
-        .await
-        .msg
-    {
-        Some(response::Msg::Entropy(e)) => e,
-        other => panic!("expected entropy, got {other:?}"),
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match send(conn, request::Msg::Entropy(EntropyRequest {}))
+            .await
+            .msg
+        {
+            Some(response::Msg::Entropy(e)) => return e,
+            Some(response::Msg::Rejection(r))
+                if r.reason == RejectReason::NoEntropy as i32
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            other => panic!("expected entropy, got {other:?}"),
+        }
     }
 }
 
