@@ -8,7 +8,7 @@
 //!   append-only audit history.
 //! - [`settings`]: the settings file (`pkg/settings-template.toml`).
 //!
-//! The reward computation, manifests and governance come with the rest of the rewards issue.
+//! The reward computation and manifests come with the rest of the rewards issue.
 
 pub mod chain;
 pub mod governance;
