@@ -55,6 +55,14 @@ enum Command {
     /// Governance denylists: build, sign (M of N), apply.
     #[command(subcommand)]
     Denylist(DenylistCommand),
+    /// Check the verifier table of a governance parameter set (a proposal) as this oracle will
+    /// read it, and print the verifier parameters it yields (docs/governance.md).
+    CheckParameters {
+        /// Parameter-set TOML (see rewards/pkg/parameters-genesis.toml).
+        parameters: PathBuf,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Print the oracle's public key (the value agents pin), creating the key if needed.
     Key {
         #[arg(long, short)]
@@ -130,6 +138,21 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Denylist(command) => denylist(command).await,
+        Command::CheckParameters { parameters, config } => {
+            let settings = Settings::load(config.as_deref())?;
+            let text = std::fs::read_to_string(&parameters)
+                .with_context(|| format!("reading {}", parameters.display()))?;
+            let set = schemas::parameters::ParameterSet::from_toml(&text)
+                .with_context(|| format!("parsing {}", parameters.display()))?;
+            let params = oracle::verifier::governed::check_parameters(&set, &settings.verifier)?;
+            write_stdout(&format!(
+                "# verifier parameters of version {} (from epoch {}): valid for this oracle\n{}",
+                set.version,
+                set.effective_epoch,
+                toml::to_string(&params)?
+            ))?;
+            Ok(())
+        }
         Command::Key { config } => {
             let settings = Settings::load(config.as_deref())?;
             let (key, _) = oracle::identity::load_or_create(&settings.key_path())?;

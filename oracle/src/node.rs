@@ -23,6 +23,9 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Tls(#[from] transport::TlsError),
+    /// The governance parameter sets cannot be used with these settings.
+    #[error("governance parameters: {0}")]
+    Parameters(#[from] crate::verifier::governed::GovernedError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -56,6 +59,12 @@ impl Oracle {
         clock: SharedClock,
     ) -> Result<Self, StartError> {
         let db = db::Db::connect(&settings.database_url()).await?;
+        // Refuse to start when the epoch length differs from the governance parameter set's
+        // or an applied set's verifier table is invalid (see `verifier::governed`).
+        let applied = db::parameters::history(db.pool())
+            .await
+            .map_err(crate::verifier::governed::GovernedError::from)?;
+        crate::verifier::governed::check_startup(&applied, &settings.verifier)?;
         let store = Store::new(db);
         let registry = Registry::load(&store).await?;
         let (stop, stop_rx) = watch::channel(false);

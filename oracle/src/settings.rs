@@ -42,6 +42,9 @@ pub struct Settings {
     /// Governance keys whose signatures the oracle accepts on denylists.
     pub governance: GovernanceSettings,
     /// Verification rules and thresholds: the values of `verifier.ruleset`, then every key set.
+    /// Governance parameter sets applied in the database take precedence for the epochs they
+    /// cover; these settings are the fallback (the genesis, and local scenarios). See
+    /// [`crate::verifier::governed`].
     #[serde(deserialize_with = "verifier_params")]
     pub verifier: VerifierParams,
 }

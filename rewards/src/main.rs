@@ -1,6 +1,7 @@
 //! `rewards`: the rewards job. Today: `rewards chain ...`, the on-chain tools.
 
 mod chain_cli;
+mod governance_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
@@ -25,6 +26,9 @@ enum Command {
     /// The reward token on chain: create it, mint, read balances and transaction statuses.
     #[command(subcommand)]
     Chain(chain_cli::ChainCommand),
+    /// Governance: sign, check and apply parameter changes; the set in force; the audit history.
+    #[command(subcommand)]
+    Governance(governance_cli::GovernanceCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Chain(command) => chain_cli::run(command, &settings.chain),
+        Command::Governance(command) => governance_cli::run(command, &settings),
     }
 }

@@ -36,6 +36,19 @@ pub struct Settings {
     pub database_url: String,
     /// Where and how rewards are minted.
     pub chain: ChainSettings,
+    /// Governance keys whose M-of-N signatures apply parameter changes.
+    pub governance: GovernanceSettings,
+}
+
+/// The `[governance]` table: who may change the parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceSettings {
+    /// Base58 public keys of the governance members (N). Default: none, so no change can be
+    /// applied.
+    pub keys: Vec<schemas::PublicKey>,
+    /// Signatures required to apply a change (M, at most N).
+    pub threshold: usize,
 }
 
 impl Default for Settings {
@@ -43,6 +56,7 @@ impl Default for Settings {
         Self {
             database_url: "sqlite://oracle-data/oracle.db".into(),
             chain: ChainSettings::default(),
+            governance: GovernanceSettings::default(),
         }
     }
 }
@@ -76,5 +90,15 @@ mod tests {
             Settings::load(Some(&path)).expect("template"),
             Settings::default()
         );
+    }
+
+    #[test]
+    fn governance_keys_parse_from_base58() {
+        let key = schemas::Keypair::from_seed([3; 32]).public();
+        let text = format!("[governance]\nkeys = [\"{key}\"]\nthreshold = 1\n");
+        let settings: Settings = toml::from_str(&text).expect("settings");
+        assert_eq!(settings.governance.keys, vec![key]);
+        assert_eq!(settings.governance.threshold, 1);
+        assert!(toml::from_str::<Settings>("[governance]\nkeys = [\"nope\"]").is_err());
     }
 }

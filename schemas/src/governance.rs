@@ -1,13 +1,30 @@
-//! M-of-N governance signatures over a message (denylists now; parameter changes later).
+//! M-of-N governance signatures over a message: denylists and parameter changes.
 
 use crate::keys::{Keypair, PublicKey};
-use crate::proto::{Denylist, GovernanceSignature, SignedDenylist};
+use crate::parameters::ParameterSet;
+use crate::proto::{Denylist, GovernanceSignature, ParameterProposal, SignedDenylist};
 use crate::sign::{Signable, signing_bytes, verify_signature};
 use std::collections::BTreeSet;
 
 impl Signable for Denylist {
     const DOMAIN: &'static str = "coverage-proof/v1/Denylist";
     fn clear_signatures(&mut self) {}
+}
+
+impl Signable for ParameterProposal {
+    const DOMAIN: &'static str = "coverage-proof/v1/ParameterProposal";
+    fn clear_signatures(&mut self) {}
+}
+
+impl ParameterProposal {
+    /// The message governance keys sign to approve `set`.
+    pub fn for_set(set: &ParameterSet) -> Self {
+        Self {
+            version: set.version,
+            effective_epoch: set.effective_epoch,
+            parameters_hash: set.hash().to_vec(),
+        }
+    }
 }
 
 /// Why a governance-signed message was refused.

@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod denylist;
+pub mod governed;
 pub mod params;
 pub mod physics_checks;
 pub mod poc;
@@ -89,6 +90,10 @@ pub struct Verifier {
     trust: TrustTable,
     density: HexDensityMap,
     density_bucket: Option<u64>,
+    /// Verifier parameters per epoch (governance's, else the settings'); `params` holds those of
+    /// the epoch verified last, from `params_source`.
+    governed: governed::EpochParams,
+    params_source: governed::Source,
     stats: VerifierStats,
     stats_tx: tokio::sync::watch::Sender<VerifierStats>,
 }
@@ -105,6 +110,8 @@ impl Verifier {
         Self {
             store,
             registry,
+            governed: governed::EpochParams::new(params.clone()),
+            params_source: governed::Source::Settings,
             params,
             clock,
             entropy: HashMap::new(),
@@ -300,6 +307,8 @@ impl Verifier {
         let Some(beacon) = &pending.beacon else {
             return Ok(());
         };
+        self.use_params_of(self.params.epoch_of(beacon.received_ms))
+            .await?;
         self.refresh(beacon.received_ms).await?;
         let verdict = self.registry.with(|hotspots| {
             let ctx = Context {
@@ -353,6 +362,12 @@ impl Verifier {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let closed = self.closed.get(data).copied();
+        let epoch = match (closed, pending.witnesses.first()) {
+            (Some(c), _) => c.epoch,
+            (None, Some(w)) => self.params.epoch_of(w.received_ms),
+            (None, None) => return Ok(()),
+        };
+        self.use_params_of(epoch).await?;
         let verdicts: Vec<(WitnessVerdict, u64)> = pending
             .witnesses
             .iter()
@@ -390,6 +405,35 @@ impl Verifier {
             .collect();
         self.stats.witness_verdicts += verdicts.len() as u64;
         self.store.save_lone_witnesses(&verdicts).await
+    }
+
+    /// Switches to the verifier parameters in force for `epoch` (see [`governed`]); a switch
+    /// rebuilds the density map and trust under the new parameters. The epoch length is the
+    /// same in every set (checked at start).
+    async fn use_params_of(&mut self, epoch: u64) -> Result<(), StoreError> {
+        let in_force = self
+            .governed
+            .for_epoch(self.store.db().pool(), epoch)
+            .await
+            .map_err(|e| {
+                tracing::error!(epoch, error = %e, "no usable verifier parameters for the epoch; its reports stay pending");
+                match e {
+                    governed::GovernedError::Read(db::parameters::ParametersError::Db(e)) => {
+                        StoreError::Sql(e)
+                    }
+                    other => StoreError::Corrupt {
+                        table: "parameter_sets",
+                        reason: other.to_string(),
+                    },
+                }
+            })?;
+        if in_force.source != self.params_source {
+            tracing::info!(epoch, source = ?in_force.source, "verifier parameters changed");
+            self.params = in_force.params.clone();
+            self.params_source = in_force.source;
+            self.density_bucket = None;
+        }
+        Ok(())
     }
 
     /// Rebuilds the density map when `received_ms` enters a new refresh bucket, from the
