@@ -1,6 +1,7 @@
 //! `rewards`: the rewards job. Today: `rewards chain ...`, the on-chain tools.
 
 mod chain_cli;
+mod epoch_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
@@ -25,6 +26,9 @@ enum Command {
     /// The reward token on chain: create it, mint, read balances and transaction statuses.
     #[command(subcommand)]
     Chain(chain_cli::ChainCommand),
+    /// Reward manifests: `epoch run|show`, `replay`, `sign`, `approvals import|list`, `what-if`.
+    #[command(flatten)]
+    Manifest(epoch_cli::ManifestCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Chain(command) => chain_cli::run(command, &settings.chain),
+        Command::Manifest(command) => epoch_cli::run(command, &settings),
     }
 }
