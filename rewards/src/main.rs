@@ -2,6 +2,7 @@
 
 mod chain_cli;
 mod governance_cli;
+mod epoch_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
@@ -29,6 +30,9 @@ enum Command {
     /// Governance: sign, check and apply parameter changes; the set in force; the audit history.
     #[command(subcommand)]
     Governance(governance_cli::GovernanceCommand),
+    /// Reward manifests: `epoch run|show`, `replay`, `sign`, `approvals import|list`, `what-if`.
+    #[command(flatten)]
+    Manifest(epoch_cli::ManifestCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +46,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Chain(command) => chain_cli::run(command, &settings.chain),
         Command::Governance(command) => governance_cli::run(command, &settings),
+        Command::Manifest(command) => epoch_cli::run(command, &settings),
     }
 }

@@ -1,0 +1,586 @@
+//! The I/O shell around [`crate::compute`]: load an epoch's verified activity from the oracle's
+//! database, compute its manifest, store it once.
+//!
+//! # What an epoch contains
+//! Epoch `N` covers received times `ParameterSet::epoch_range_ms(N) = [start, end)` of the
+//! parameter set in force for `N` (`db::parameters::in_force`). It contains:
+//! - every **valid beacon** (`pocs.valid = 1`) with `pocs.received_ms` in the range, paid to its
+//!   beaconer at `pocs.hex_scale_e4 x pocs.reward_units_e4`, boosted at `pocs.location` (the
+//!   asserted location the beacon was verified at; the beaconer's asserted location below when
+//!   the verdict has none);
+//! - every **valid, selected witness** (`witness_verdicts.valid = 1 AND selected = 1`) *of a
+//!   beacon in the range* (a proof of coverage is paid entirely in its beacon's epoch), paid to
+//!   the witness at `witness_verdicts.hex_scale_e4` (the beaconer's scale) `x reward_units_e4`,
+//!   boosted at the witness's asserted location.
+//!
+//! A hotspot's owner and location are those of its location assertion in force at the end of
+//! the epoch: among its `assertions` received before `end`, the one with the latest signed
+//! `timestamp_ms` (the oracle only accepts newer ones). This comes from the append-only signed
+//! log, not the mutable `hotspots` table, so a later re-assertion or change of owner does not
+//! change a past epoch.
+//!
+//! An epoch is computed only once it has ended (`end <= now`) and every report received in it
+//! has a verdict; otherwise [`EpochError::NotEnded`] / [`EpochError::NotVerified`].
+//!
+//! # The reports digest
+//! `reports_digest = SHA-256` of the concatenation of (integers big-endian `u64`, keys and ids
+//! 32 bytes):
+//! 1. `"coverage-proof/v1/reports-digest" || 0x00 || epoch || start_ms || end_ms`;
+//! 2. per valid beacon, ordered by `beacon_id` (bytewise):
+//!    `0x01 || beacon_id || beaconer_key || received_ms || location (0 if NULL) || hex_scale_e4 || reward_units_e4`;
+//! 3. per valid selected witness, ordered by `witness_id`:
+//!    `0x02 || witness_id || beacon_id || witness_key || hex_scale_e4 || reward_units_e4`;
+//! 4. per hotspot appearing in 2 or 3, ordered by key:
+//!    `0x03 || hotspot_key || owner_key || location || assertion timestamp_ms`.
+//!
+//! These are exactly the values the amounts depend on, so a changed verdict, owner or location
+//! changes the digest (and so the manifest hash).
+
+use crate::compute::{
+    self, BeaconEvent, ComputeError, EpochHeader, EpochInputs, Key, WitnessEvent,
+};
+use db::parameters::ParametersError;
+use futures::TryStreamExt;
+use prost::Message;
+use schemas::parameters::ParameterSet;
+use schemas::proto::{LocationAssertion, RewardManifest};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+use std::collections::HashMap;
+
+pub mod what_if;
+
+/// Domain tag at the start of the reports digest.
+pub const REPORTS_DIGEST_DOMAIN: &str = "coverage-proof/v1/reports-digest";
+
+/// Why an epoch could not be loaded, computed or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum EpochError {
+    /// A database error.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The parameter set in force could not be read.
+    #[error(transparent)]
+    Parameters(#[from] ParametersError),
+    /// The epoch is still running.
+    #[error("epoch {epoch} has not ended: it ends at {} (now {})", utc(*end_ms), utc(*now_ms))]
+    NotEnded {
+        /// The epoch.
+        epoch: u64,
+        /// Its end (ms since the Unix epoch).
+        end_ms: u64,
+        /// The clock.
+        now_ms: u64,
+    },
+    /// Reports of the epoch still await a verdict.
+    #[error("epoch {epoch} not fully verified: {pending} reports pending")]
+    NotVerified {
+        /// The epoch.
+        epoch: u64,
+        /// Reports received in the epoch without a verdict.
+        pending: u64,
+    },
+    /// A stored row does not hold what the schema promises.
+    #[error("corrupt row in {table} ({id}): {message}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The row's id (hex).
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A rewarded hotspot has no location assertion before the end of the epoch.
+    #[error(
+        "hotspot {hotspot} earned rewards in epoch {epoch} but has no location assertion received before its end"
+    )]
+    MissingAssertion {
+        /// The epoch.
+        epoch: u64,
+        /// The hotspot (base58).
+        hotspot: String,
+    },
+    /// The computation refused the inputs.
+    #[error("epoch {epoch}: {source}")]
+    Compute {
+        /// The epoch.
+        epoch: u64,
+        /// Why.
+        source: ComputeError,
+    },
+    /// A different manifest is already stored for the epoch.
+    #[error(
+        "epoch {epoch} already has a stored manifest with hash {stored}, but it computes to {computed}: \
+         the stored reports or parameters changed since; refusing to overwrite"
+    )]
+    Conflict {
+        /// The epoch.
+        epoch: u64,
+        /// Stored hash (hex).
+        stored: String,
+        /// Computed hash (hex).
+        computed: String,
+    },
+}
+
+/// An epoch's inputs, loaded from the database.
+#[derive(Debug, Clone)]
+pub struct LoadedEpoch {
+    /// The epoch.
+    pub epoch: u64,
+    /// The parameter set in force for it.
+    pub parameters: ParameterSet,
+    /// Aggregated activity.
+    pub inputs: EpochInputs,
+    /// See the module docs.
+    pub reports_digest: [u8; 32],
+    /// Asserted res-12 location (at the epoch's end) of every hotspot with activity.
+    pub locations: HashMap<Key, u64>,
+}
+
+impl LoadedEpoch {
+    /// Computes the manifest under `params` (normally [`Self::parameters`]).
+    pub fn manifest(&self, params: &ParameterSet) -> Result<RewardManifest, EpochError> {
+        compute::manifest(
+            &self.inputs,
+            params,
+            &EpochHeader {
+                epoch: self.epoch,
+                reports_digest: self.reports_digest,
+            },
+        )
+        .map_err(|source| EpochError::Compute {
+            epoch: self.epoch,
+            source,
+        })
+    }
+}
+
+/// A computed manifest and its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedManifest {
+    /// The manifest.
+    pub manifest: RewardManifest,
+    /// SHA-256 of its encoding: the epoch's identity.
+    pub hash: [u8; 32],
+}
+
+impl ComputedManifest {
+    /// Wraps a manifest with its hash.
+    pub fn new(manifest: RewardManifest) -> Self {
+        let hash = compute::manifest_hash(&manifest);
+        Self { manifest, hash }
+    }
+}
+
+/// Milliseconds since the Unix epoch by the system clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `ms` as RFC 3339 UTC text.
+pub fn utc(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// Computes epoch `epoch` from the database with the system clock (nothing is stored).
+pub async fn compute_epoch(pool: &AnyPool, epoch: u64) -> Result<ComputedManifest, EpochError> {
+    compute_epoch_at(pool, epoch, now_ms()).await
+}
+
+/// [`compute_epoch`] with an explicit clock.
+pub async fn compute_epoch_at(
+    pool: &AnyPool,
+    epoch: u64,
+    now_ms: u64,
+) -> Result<ComputedManifest, EpochError> {
+    let loaded = load_epoch(pool, epoch, now_ms).await?;
+    Ok(ComputedManifest::new(loaded.manifest(&loaded.parameters)?))
+}
+
+/// Loads epoch `epoch`'s inputs under the parameter set in force for it.
+pub async fn load_epoch(
+    pool: &AnyPool,
+    epoch: u64,
+    now_ms: u64,
+) -> Result<LoadedEpoch, EpochError> {
+    let parameters = db::parameters::in_force(pool, epoch).await?;
+    let (start, end) = parameters.epoch_range_ms(epoch);
+    if now_ms < end {
+        return Err(EpochError::NotEnded {
+            epoch,
+            end_ms: end,
+            now_ms,
+        });
+    }
+    let pending = pending_reports(pool, start, end).await?;
+    if pending > 0 {
+        return Err(EpochError::NotVerified { epoch, pending });
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(epoch, start = %utc(start), end = %utc(end), version = parameters.version, "loading epoch");
+    let assertions = assertions_at(pool, end).await?;
+    tracing::info!(
+        epoch,
+        hotspots = assertions.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "assertions in force loaded"
+    );
+    let mut loader = Loader {
+        epoch,
+        assertions,
+        inputs: EpochInputs::new(),
+        digest: Sha256::new(),
+        used: HashMap::new(),
+    };
+    loader.digest.update(REPORTS_DIGEST_DOMAIN.as_bytes());
+    loader.digest.update([0]);
+    for value in [epoch, start, end] {
+        loader.digest.update(value.to_be_bytes());
+    }
+    loader.beacons(pool, start, end).await?;
+    tracing::info!(
+        epoch,
+        reports = loader.inputs.reports(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "valid beacons loaded"
+    );
+    loader.witnesses(pool, start, end).await?;
+    tracing::info!(
+        epoch,
+        reports = loader.inputs.reports(),
+        hotspots = loader.inputs.hotspot_count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "valid selected witnesses loaded"
+    );
+    Ok(loader.finish(parameters))
+}
+
+/// Computes and stores epoch `epoch`'s manifest. Storing the same manifest again is a no-op;
+/// a different manifest for a stored epoch is [`EpochError::Conflict`]. Returns the manifest
+/// and whether it was newly stored.
+pub async fn run_epoch(
+    pool: &AnyPool,
+    epoch: u64,
+    now_ms: u64,
+) -> Result<(ComputedManifest, bool), EpochError> {
+    let computed = compute_epoch_at(pool, epoch, now_ms).await?;
+    let stored = store_manifest(pool, &computed, now_ms).await?;
+    Ok((computed, stored))
+}
+
+/// Stores `computed` unless its epoch has a manifest; see [`run_epoch`].
+pub async fn store_manifest(
+    pool: &AnyPool,
+    computed: &ComputedManifest,
+    now_ms: u64,
+) -> Result<bool, EpochError> {
+    let epoch = computed.manifest.epoch;
+    let inserted = sqlx::query(
+        "INSERT INTO reward_manifests (epoch, manifest_hash, manifest, computed_ms) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(to_i64(epoch))
+    .bind(computed.hash.to_vec())
+    .bind(computed.manifest.encode_to_vec())
+    .bind(to_i64(now_ms))
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        tracing::info!(epoch, hash = %hex::encode(computed.hash), "stored reward manifest");
+        return Ok(true);
+    }
+    match stored_manifest(pool, epoch).await? {
+        Some(stored) if stored.hash == computed.hash => Ok(false),
+        Some(stored) => Err(EpochError::Conflict {
+            epoch,
+            stored: hex::encode(stored.hash),
+            computed: hex::encode(computed.hash),
+        }),
+        None => Err(EpochError::Corrupt {
+            table: "reward_manifests",
+            id: epoch.to_string(),
+            message: "insert conflicted but no row is visible".into(),
+        }),
+    }
+}
+
+/// The stored manifest of `epoch`, checked against its stored hash.
+pub async fn stored_manifest(
+    pool: &AnyPool,
+    epoch: u64,
+) -> Result<Option<ComputedManifest>, EpochError> {
+    let row = sqlx::query("SELECT manifest_hash, manifest FROM reward_manifests WHERE epoch = $1")
+        .bind(to_i64(epoch))
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let corrupt = |message: String| EpochError::Corrupt {
+        table: "reward_manifests",
+        id: epoch.to_string(),
+        message,
+    };
+    let hash: Vec<u8> = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
+    let manifest = RewardManifest::decode(bytes.as_slice())
+        .map_err(|e| corrupt(format!("undecodable: {e}")))?;
+    let computed = ComputedManifest::new(manifest);
+    if computed.hash.as_slice() != hash.as_slice() || computed.manifest.encode_to_vec() != bytes {
+        return Err(corrupt(format!(
+            "stored hash {} is not the hash of the stored manifest ({})",
+            hex::encode(&hash),
+            hex::encode(computed.hash)
+        )));
+    }
+    if computed.manifest.epoch != epoch {
+        return Err(corrupt(format!(
+            "manifest is for epoch {}",
+            computed.manifest.epoch
+        )));
+    }
+    Ok(Some(computed))
+}
+
+/// Reports received in `[start, end)` that have no verdict.
+async fn pending_reports(pool: &AnyPool, start: u64, end: u64) -> Result<u64, EpochError> {
+    let mut pending = 0;
+    for sql in [
+        "SELECT COUNT(*) FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
+         WHERE p.beacon_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2",
+        "SELECT COUNT(*) FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
+         WHERE v.witness_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2",
+    ] {
+        let count: i64 = sqlx::query(sql)
+            .bind(to_i64(start))
+            .bind(to_i64(end))
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?;
+        pending += count.max(0) as u64;
+    }
+    Ok(pending)
+}
+
+/// A hotspot's assertion in force.
+#[derive(Debug, Clone, Copy)]
+struct Asserted {
+    owner: Key,
+    location: u64,
+    timestamp_ms: u64,
+}
+
+/// The assertion in force at `end` for every hotspot asserted before it.
+async fn assertions_at(pool: &AnyPool, end: u64) -> Result<HashMap<Key, Asserted>, EpochError> {
+    let mut rows = sqlx::query("SELECT id, message FROM assertions WHERE received_ms < $1")
+        .bind(to_i64(end))
+        .fetch(pool);
+    let mut latest: HashMap<Key, Asserted> = HashMap::new();
+    while let Some(row) = rows.try_next().await? {
+        let id: Vec<u8> = row.try_get(0)?;
+        let message: Vec<u8> = row.try_get(1)?;
+        let corrupt = |message: String| EpochError::Corrupt {
+            table: "assertions",
+            id: hex::encode(&id),
+            message,
+        };
+        let assertion = LocationAssertion::decode(message.as_slice())
+            .map_err(|e| corrupt(format!("undecodable: {e}")))?;
+        let hotspot =
+            key_of(&assertion.hotspot_key).ok_or_else(|| corrupt("hotspot key".into()))?;
+        let asserted = Asserted {
+            owner: key_of(&assertion.owner_key).ok_or_else(|| corrupt("owner key".into()))?,
+            location: assertion.location,
+            timestamp_ms: assertion.timestamp_ms,
+        };
+        let slot = latest.entry(hotspot).or_insert(asserted);
+        // Ties cannot happen (the oracle refuses an assertion that is not newer); break them
+        // by content anyway so the result never depends on row order.
+        if (asserted.timestamp_ms, asserted.location, asserted.owner)
+            > (slot.timestamp_ms, slot.location, slot.owner)
+        {
+            *slot = asserted;
+        }
+    }
+    Ok(latest)
+}
+
+struct Loader {
+    epoch: u64,
+    assertions: HashMap<Key, Asserted>,
+    inputs: EpochInputs,
+    digest: Sha256,
+    used: HashMap<Key, Asserted>,
+}
+
+impl Loader {
+    fn asserted(&mut self, hotspot: Key) -> Result<Asserted, EpochError> {
+        let asserted =
+            self.assertions
+                .get(&hotspot)
+                .copied()
+                .ok_or_else(|| EpochError::MissingAssertion {
+                    epoch: self.epoch,
+                    hotspot: schemas::PublicKey::from_bytes(hotspot).to_string(),
+                })?;
+        self.used.insert(hotspot, asserted);
+        Ok(asserted)
+    }
+
+    fn compute_error(&self, source: ComputeError) -> EpochError {
+        EpochError::Compute {
+            epoch: self.epoch,
+            source,
+        }
+    }
+
+    async fn beacons(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
+        let mut rows = sqlx::query(
+            "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4 \
+             FROM pocs WHERE valid = 1 AND received_ms >= $1 AND received_ms < $2 ORDER BY beacon_id",
+        )
+        .bind(to_i64(start))
+        .bind(to_i64(end))
+        .fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let id: Vec<u8> = row.try_get(0)?;
+            let field = Fields::new("pocs", &id);
+            let beaconer = field.key(row.try_get(1)?, "beaconer_key")?;
+            let received_ms = field.u64(row.try_get(2)?, "received_ms")?;
+            let location: Option<i64> = row.try_get(3)?;
+            let location = location.map(|l| field.u64(l, "location")).transpose()?;
+            let scale = field.u32(row.try_get(4)?, "hex_scale_e4")?;
+            let units = field.u32(row.try_get(5)?, "reward_units_e4")?;
+            let asserted = self.asserted(beaconer)?;
+            self.digest.update([1]);
+            self.digest.update(&id);
+            self.digest.update(beaconer);
+            for value in [
+                received_ms,
+                location.unwrap_or(0),
+                scale.into(),
+                units.into(),
+            ] {
+                self.digest.update(value.to_be_bytes());
+            }
+            let event = BeaconEvent {
+                beaconer,
+                owner: asserted.owner,
+                location: location.unwrap_or(asserted.location),
+                hex_scale_e4: scale,
+                reward_units_e4: units,
+            };
+            self.inputs
+                .add_beacon(&event)
+                .map_err(|e| self.compute_error(e))?;
+        }
+        Ok(())
+    }
+
+    async fn witnesses(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
+        let mut rows = sqlx::query(
+            "SELECT w.witness_id, w.beacon_id, w.witness_key, w.hex_scale_e4, w.reward_units_e4 \
+             FROM witness_verdicts w JOIN pocs p ON p.beacon_id = w.beacon_id \
+             WHERE w.valid = 1 AND w.selected = 1 AND p.received_ms >= $1 AND p.received_ms < $2 \
+             ORDER BY w.witness_id",
+        )
+        .bind(to_i64(start))
+        .bind(to_i64(end))
+        .fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let id: Vec<u8> = row.try_get(0)?;
+            let field = Fields::new("witness_verdicts", &id);
+            let beacon_id = field.key(row.try_get(1)?, "beacon_id")?;
+            let witness = field.key(row.try_get(2)?, "witness_key")?;
+            let scale = field.u32(row.try_get(3)?, "hex_scale_e4")?;
+            let units = field.u32(row.try_get(4)?, "reward_units_e4")?;
+            let asserted = self.asserted(witness)?;
+            self.digest.update([2]);
+            self.digest.update(&id);
+            self.digest.update(beacon_id);
+            self.digest.update(witness);
+            for value in [u64::from(scale), u64::from(units)] {
+                self.digest.update(value.to_be_bytes());
+            }
+            let event = WitnessEvent {
+                witness,
+                owner: asserted.owner,
+                location: asserted.location,
+                beaconer_scale_e4: scale,
+                reward_units_e4: units,
+            };
+            self.inputs
+                .add_witness(&event)
+                .map_err(|e| self.compute_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, parameters: ParameterSet) -> LoadedEpoch {
+        let mut used: Vec<(Key, Asserted)> = self.used.into_iter().collect();
+        used.sort_unstable_by_key(|(key, _)| *key);
+        for (hotspot, asserted) in &used {
+            self.digest.update([3]);
+            self.digest.update(hotspot);
+            self.digest.update(asserted.owner);
+            self.digest.update(asserted.location.to_be_bytes());
+            self.digest.update(asserted.timestamp_ms.to_be_bytes());
+        }
+        LoadedEpoch {
+            epoch: self.epoch,
+            parameters,
+            inputs: self.inputs,
+            reports_digest: self.digest.finalize().into(),
+            locations: used.into_iter().map(|(k, a)| (k, a.location)).collect(),
+        }
+    }
+}
+
+/// Typed column checks for one row.
+struct Fields<'a> {
+    table: &'static str,
+    id: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn new(table: &'static str, id: &'a [u8]) -> Self {
+        Self { table, id }
+    }
+
+    fn corrupt(&self, message: String) -> EpochError {
+        EpochError::Corrupt {
+            table: self.table,
+            id: hex::encode(self.id),
+            message,
+        }
+    }
+
+    fn key(&self, bytes: Option<Vec<u8>>, column: &str) -> Result<Key, EpochError> {
+        bytes
+            .as_deref()
+            .and_then(key_of)
+            .ok_or_else(|| self.corrupt(format!("{column} is not a 32-byte key")))
+    }
+
+    fn u64(&self, value: i64, column: &str) -> Result<u64, EpochError> {
+        u64::try_from(value).map_err(|_| self.corrupt(format!("{column} = {value} is negative")))
+    }
+
+    fn u32(&self, value: i64, column: &str) -> Result<u32, EpochError> {
+        u32::try_from(value)
+            .map_err(|_| self.corrupt(format!("{column} = {value} is outside 0..=2^32-1")))
+    }
+}
+
+fn key_of(bytes: &[u8]) -> Option<Key> {
+    bytes.try_into().ok()
+}
+
+/// Database integers are BIGINT; values beyond `i64::MAX` saturate (no epoch or time reaches it).
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
