@@ -1,8 +1,8 @@
 //! `rewards`: the rewards job. Today: `rewards chain ...`, the on-chain tools.
 
 mod chain_cli;
-mod governance_cli;
 mod epoch_cli;
+mod governance_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
