@@ -30,6 +30,17 @@ pub enum GovernanceCommand {
         #[arg(long)]
         sigs: Option<PathBuf>,
     },
+    /// Merge signature files of the same proposal (e.g. one per member) into its signature file.
+    Merge {
+        /// The proposal.
+        proposal: PathBuf,
+        /// Signature files to merge in.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+        /// Signature file to write (default: beside the proposal).
+        #[arg(long)]
+        sigs: Option<PathBuf>,
+    },
     /// Check a proposal against the signatures and every rule without applying it.
     Check {
         /// The proposal.
@@ -79,6 +90,11 @@ pub fn run(command: GovernanceCommand, settings: &Settings) -> anyhow::Result<()
             key,
             sigs,
         } => sign(&proposal, &key, sigs),
+        GovernanceCommand::Merge {
+            proposal,
+            from,
+            sigs,
+        } => merge(&proposal, &from, sigs),
         command => tokio::runtime::Runtime::new()
             .context("starting the async runtime")?
             .block_on(run_with_database(command, settings)),
@@ -99,6 +115,25 @@ fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>) -> anyhow::Result<()> {
         proposal.set.effective_epoch,
         hex::encode(proposal.set.hash()),
         key.public(),
+        file.signatures.len(),
+        sigs.display()
+    );
+    Ok(())
+}
+
+fn merge(path: &Path, from: &[PathBuf], sigs: Option<PathBuf>) -> anyhow::Result<()> {
+    let proposal = Proposal::read(path)?;
+    let sigs = sigs.unwrap_or_else(|| sidecar_path(path));
+    let mut file = SignatureFile::read_for(&sigs, &proposal)?;
+    for other in from {
+        let other_file = SignatureFile::read(other)?
+            .with_context(|| format!("{} does not exist", other.display()))?;
+        other_file.ensure_matches(other, &proposal)?;
+        file.merge(other_file);
+    }
+    file.write(&sigs)?;
+    println!(
+        "{} signature(s) in {}",
         file.signatures.len(),
         sigs.display()
     );
@@ -181,7 +216,9 @@ async fn run_with_database(command: GovernanceCommand, settings: &Settings) -> a
                 }
             }
         }
-        GovernanceCommand::Template | GovernanceCommand::Sign { .. } => {}
+        GovernanceCommand::Template
+        | GovernanceCommand::Sign { .. }
+        | GovernanceCommand::Merge { .. } => {}
     }
     db.close().await;
     Ok(())
