@@ -89,7 +89,7 @@ pub fn run(command: GovernanceCommand, settings: &Settings) -> anyhow::Result<()
             proposal,
             key,
             sigs,
-        } => sign(&proposal, &key, sigs),
+        } => sign(&proposal, &key, sigs, settings),
         GovernanceCommand::Merge {
             proposal,
             from,
@@ -101,10 +101,17 @@ pub fn run(command: GovernanceCommand, settings: &Settings) -> anyhow::Result<()
     }
 }
 
-fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>) -> anyhow::Result<()> {
+fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>, settings: &Settings) -> anyhow::Result<()> {
     let proposal = Proposal::read(path)?;
     let key =
         Keypair::read_file(key).with_context(|| format!("governance key {}", key.display()))?;
+    let keys = &settings.governance.keys;
+    if !keys.is_empty() && !keys.contains(&key.public()) {
+        eprintln!(
+            "warning: {} is not one of the governance keys in the settings; its signature will not count",
+            key.public()
+        );
+    }
     let sigs = sigs.unwrap_or_else(|| sidecar_path(path));
     let mut file = SignatureFile::read_for(&sigs, &proposal)?;
     file.sign(&proposal, &key);
