@@ -30,6 +30,17 @@ pub enum GovernanceCommand {
         #[arg(long)]
         sigs: Option<PathBuf>,
     },
+    /// Merge signature files of the same proposal (e.g. one per member) into its signature file.
+    Merge {
+        /// The proposal.
+        proposal: PathBuf,
+        /// Signature files to merge in.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+        /// Signature file to write (default: beside the proposal).
+        #[arg(long)]
+        sigs: Option<PathBuf>,
+    },
     /// Check a proposal against the signatures and every rule without applying it.
     Check {
         /// The proposal.
@@ -78,17 +89,29 @@ pub fn run(command: GovernanceCommand, settings: &Settings) -> anyhow::Result<()
             proposal,
             key,
             sigs,
-        } => sign(&proposal, &key, sigs),
+        } => sign(&proposal, &key, sigs, settings),
+        GovernanceCommand::Merge {
+            proposal,
+            from,
+            sigs,
+        } => merge(&proposal, &from, sigs),
         command => tokio::runtime::Runtime::new()
             .context("starting the async runtime")?
             .block_on(run_with_database(command, settings)),
     }
 }
 
-fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>) -> anyhow::Result<()> {
+fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>, settings: &Settings) -> anyhow::Result<()> {
     let proposal = Proposal::read(path)?;
     let key =
         Keypair::read_file(key).with_context(|| format!("governance key {}", key.display()))?;
+    let keys = &settings.governance.keys;
+    if !keys.is_empty() && !keys.contains(&key.public()) {
+        eprintln!(
+            "warning: {} is not one of the governance keys in the settings; its signature will not count",
+            key.public()
+        );
+    }
     let sigs = sigs.unwrap_or_else(|| sidecar_path(path));
     let mut file = SignatureFile::read_for(&sigs, &proposal)?;
     file.sign(&proposal, &key);
@@ -99,6 +122,25 @@ fn sign(path: &Path, key: &Path, sigs: Option<PathBuf>) -> anyhow::Result<()> {
         proposal.set.effective_epoch,
         hex::encode(proposal.set.hash()),
         key.public(),
+        file.signatures.len(),
+        sigs.display()
+    );
+    Ok(())
+}
+
+fn merge(path: &Path, from: &[PathBuf], sigs: Option<PathBuf>) -> anyhow::Result<()> {
+    let proposal = Proposal::read(path)?;
+    let sigs = sigs.unwrap_or_else(|| sidecar_path(path));
+    let mut file = SignatureFile::read_for(&sigs, &proposal)?;
+    for other in from {
+        let other_file = SignatureFile::read(other)?
+            .with_context(|| format!("{} does not exist", other.display()))?;
+        other_file.ensure_matches(other, &proposal)?;
+        file.merge(other_file);
+    }
+    file.write(&sigs)?;
+    println!(
+        "{} signature(s) in {}",
         file.signatures.len(),
         sigs.display()
     );
@@ -181,7 +223,9 @@ async fn run_with_database(command: GovernanceCommand, settings: &Settings) -> a
                 }
             }
         }
-        GovernanceCommand::Template | GovernanceCommand::Sign { .. } => {}
+        GovernanceCommand::Template
+        | GovernanceCommand::Sign { .. }
+        | GovernanceCommand::Merge { .. } => {}
     }
     db.close().await;
     Ok(())

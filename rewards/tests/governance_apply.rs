@@ -365,7 +365,14 @@ fn cli_sign_check_apply_history() {
         err.contains("1 valid signature(s) from governance keys, 2 required"),
         "{err}"
     );
-    let (ok, out, err) = rewards(&["governance", "sign", p, "--key", &key(2)]);
+    // The second member signs a copy of the proposal elsewhere; the operator merges it in.
+    let copy = dir.path().join("member2.toml");
+    std::fs::copy(&proposal, &copy).expect("copy");
+    let c = copy.to_str().expect("utf-8 path");
+    let (ok, _, err) = rewards(&["governance", "sign", c, "--key", &key(2)]);
+    assert!(ok, "{err}");
+    let member2 = sidecar_path(&copy).display().to_string();
+    let (ok, out, err) = rewards(&["governance", "merge", p, &member2]);
     assert!(ok && out.contains("2 signature(s)"), "{out}{err}");
     assert!(sidecar_path(&proposal).exists());
     let (ok, out, err) = rewards(&["governance", "check", p]);

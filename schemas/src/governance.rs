@@ -153,4 +153,37 @@ mod tests {
             Err(GovernanceError::NoSigners)
         );
     }
+
+    #[test]
+    fn a_proposal_signature_covers_version_epoch_and_contents() {
+        let key = Keypair::from_seed([1; 32]);
+        let signers = [key.public()];
+        let set = ParameterSet {
+            version: 2,
+            effective_epoch: 30,
+            ..ParameterSet::default()
+        };
+        let proposal = ParameterProposal::for_set(&set);
+        assert_eq!(proposal.parameters_hash, set.hash().to_vec());
+        let signature = sign(&proposal, &key);
+        assert!(verify_threshold(&proposal, std::slice::from_ref(&signature), &signers, 1).is_ok());
+        let mut later = set.clone();
+        later.effective_epoch = 31;
+        let mut changed = set.clone();
+        changed.split.witness_bps += 1;
+        for other in [later, changed] {
+            assert!(
+                verify_threshold(
+                    &ParameterProposal::for_set(&other),
+                    std::slice::from_ref(&signature),
+                    &signers,
+                    1
+                )
+                .is_err()
+            );
+        }
+        // Domain separation: the same key's signature over a denylist is not an approval.
+        let denylist = sign(&Denylist::default(), &key);
+        assert!(verify_threshold(&proposal, &[denylist], &signers, 1).is_err());
+    }
 }

@@ -170,6 +170,16 @@ impl SignatureFile {
         self.signatures.sort_by_key(|s| s.key.to_string());
     }
 
+    /// Adds `other`'s entries (both must approve the same proposal: check with
+    /// [`Self::ensure_matches`] first); an entry for a key already present replaces it.
+    pub fn merge(&mut self, other: SignatureFile) {
+        for entry in other.signatures {
+            self.signatures.retain(|s| s.key != entry.key);
+            self.signatures.push(entry);
+        }
+        self.signatures.sort_by_key(|s| s.key.to_string());
+    }
+
     /// The entries as protobuf signatures (entries whose hex does not decode are skipped: they
     /// could not verify anyway).
     pub fn governance_signatures(&self) -> Vec<GovernanceSignature> {
@@ -282,7 +292,11 @@ mod tests {
                 threshold: 2
             })
         ));
-        file.sign(&proposal, &keys[2]);
+        let mut other = SignatureFile::new(&proposal);
+        other.sign(&proposal, &keys[2]);
+        file.merge(other.clone());
+        file.merge(other);
+        assert_eq!(file.signatures.len(), 2, "merging twice adds nothing");
         let signers = file.verify(&proposal, &public, 2).expect("2 of 3");
         assert_eq!(signers, BTreeSet::from([public[0], public[2]]));
         assert!(matches!(
