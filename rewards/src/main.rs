@@ -1,6 +1,7 @@
 //! `rewards`: the rewards job. Today: `rewards chain ...`, the on-chain tools.
 
 mod chain_cli;
+mod mint_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
@@ -25,6 +26,8 @@ enum Command {
     /// The reward token on chain: create it, mint, read balances and transaction statuses.
     #[command(subcommand)]
     Chain(chain_cli::ChainCommand),
+    /// Mint an epoch's approved reward manifest exactly once (`rewards mint status` shows it).
+    Mint(mint_cli::MintArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Chain(command) => chain_cli::run(command, &settings.chain),
+        Command::Mint(args) => mint_cli::run(args, &settings),
     }
 }
