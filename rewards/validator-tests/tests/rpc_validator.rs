@@ -110,7 +110,6 @@ impl CrashHook for CrashAfterFirstSignature {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn mint(
     pool: &AnyPool,
     chain: &mut RpcChain,
