@@ -7,13 +7,15 @@ use rewards::chain::instructions::DEFAULT_DECIMALS;
 use rewards::chain::ops::{TokenConfig, create_token, mint_batches};
 use rewards::chain::plan::{MintAuthority, Transfer, plan_batches};
 use rewards::chain::settings::{ChainSettings, read_keypair};
+use rewards::chain::token_file::{TokenFile, TokenFileError};
 use rewards::chain::{Keypair, Pubkey, Signature, Signer};
 use std::path::PathBuf;
 
 /// `rewards chain` subcommands.
 #[derive(Subcommand)]
 pub enum ChainCommand {
-    /// Create the reward mint with an M-of-N SPL Token multisig of the operators as authority.
+    /// Create the reward mint with an M-of-N SPL Token multisig of the operators as authority,
+    /// and write its addresses to the token file (`[chain] token_file`) for `rewards mint`.
     CreateToken {
         /// Operator public key (base58); repeat N times.
         #[arg(long = "operator", required = true)]
@@ -83,12 +85,24 @@ pub fn run(command: ChainCommand, settings: &ChainSettings) -> anyhow::Result<()
                 threshold,
                 operators,
             };
+            let file = TokenFile {
+                mint: mint.pubkey(),
+                multisig: multisig.pubkey(),
+                threshold: config.threshold,
+                operators: config.operators.clone(),
+                decimals: config.decimals,
+            };
+            if settings.token_file.exists() {
+                return Err(TokenFileError::Exists(settings.token_file.clone()).into());
+            }
             let signature = create_token(chain.as_mut(), &config, &payer, &mint, &multisig)?;
             println!(
                 "mint {}\nmultisig {}\nsignature {signature}",
                 mint.pubkey(),
                 multisig.pubkey()
             );
+            file.write_new(&settings.token_file)?;
+            println!("token file {}", settings.token_file.display());
         }
         ChainCommand::Mint {
             mint,

@@ -10,6 +10,8 @@
 //! - [`approvals`]: oracle operators' signed approvals of manifest hashes.
 //! - [`governance`]: signed, versioned parameter changes (M-of-N governance keys) and their
 //!   append-only audit history.
+//! - [`mint`]: minting an epoch's manifest: M-of-N approval gate, exactly-once mint ledger,
+//!   circuit breaker, reconciliation against the chain.
 //! - [`settings`]: the settings file (`pkg/settings-template.toml`).
 
 pub mod approvals;
@@ -17,4 +19,5 @@ pub mod chain;
 pub mod compute;
 pub mod epoch;
 pub mod governance;
+pub mod mint;
 pub mod settings;

@@ -3,6 +3,7 @@
 mod chain_cli;
 mod epoch_cli;
 mod governance_cli;
+mod mint_cli;
 
 use clap::{Parser, Subcommand};
 use rewards::settings::Settings;
@@ -33,6 +34,8 @@ enum Command {
     /// Reward manifests: `epoch run|show`, `replay`, `sign`, `approvals import|list`, `what-if`.
     #[command(flatten)]
     Manifest(epoch_cli::ManifestCommand),
+    /// Mint an epoch's approved reward manifest exactly once (`rewards mint status` shows it).
+    Mint(mint_cli::MintArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Chain(command) => chain_cli::run(command, &settings.chain),
         Command::Governance(command) => governance_cli::run(command, &settings),
         Command::Manifest(command) => epoch_cli::run(command, &settings),
+        Command::Mint(args) => mint_cli::run(args, &settings),
     }
 }

@@ -18,9 +18,11 @@
 //!   a second open fails rather than waiting.
 //! - Only accounts written by transactions sent through [`LiteSvmChain`] (and airdrops) persist;
 //!   anything set directly on a litesvm does not.
-//! - Blockhashes: every open starts a new one, so a transaction signed in an earlier process
-//!   can never land (like a real blockhash ~150 slots old); within one process the blockhash
-//!   does not expire.
+//! - Blockhashes and block height: the chain's block height is its blockhash generation, and a
+//!   blockhash is valid for its own block only (its last valid block height is the height it
+//!   was issued at). Every open, and every [`LiteSvmChain::expire_blockhash`], starts a new
+//!   block, so a transaction signed in an earlier process can never land (like a real blockhash
+//!   ~150 blocks old); within one process the blockhash expires only when asked to.
 //! - The slot, clock and transaction logs are not persisted; statuses are.
 //! - The file holds every account and status and is rewritten after each transaction, which is
 //!   fine for thousands of owners, not for millions.
@@ -28,7 +30,9 @@
 mod state;
 
 use super::error::{ChainError, Result};
-use super::{AccountInfo, Chain, Hash, Pubkey, Signature, SignedTransaction, TxStatus};
+use super::{
+    AccountInfo, Chain, Hash, Pubkey, RecentBlockhash, Signature, SignedTransaction, TxStatus,
+};
 use litesvm::LiteSVM;
 use solana_message::Message;
 use state::ChainState;
@@ -146,6 +150,14 @@ impl LiteSvmChain {
         self.save()
     }
 
+    /// Ends the current block: the block height advances by one and the current blockhash
+    /// expires (transactions signed against it can no longer land). Persisted.
+    pub fn expire_blockhash(&mut self) -> Result<()> {
+        self.state.blockhash_generation += 1;
+        self.svm.expire_blockhash();
+        self.save()
+    }
+
     fn save(&self) -> Result<()> {
         match &self.persistence {
             Some(p) => self.state.save(&p.path),
@@ -175,6 +187,17 @@ impl Chain for LiteSvmChain {
 
     fn is_blockhash_valid(&self, blockhash: &Hash) -> Result<bool> {
         Ok(*blockhash == self.svm.latest_blockhash())
+    }
+
+    fn recent_blockhash(&self) -> Result<RecentBlockhash> {
+        Ok(RecentBlockhash {
+            hash: self.svm.latest_blockhash(),
+            last_valid_block_height: self.state.blockhash_generation,
+        })
+    }
+
+    fn block_height(&self) -> Result<u64> {
+        Ok(self.state.blockhash_generation)
     }
 
     fn submit(&mut self, transaction: &SignedTransaction) -> Result<Signature> {

@@ -11,13 +11,15 @@
 //!     (p-token) and ATA programs in-process, persisted to a state file between processes;
 //!   - [`RpcChain`]: a Solana JSON-RPC endpoint through anchor-client 1.2 (blocking).
 //! - [`ops`]: the operations written once over [`Chain`] (create the token, mint a plan).
+//! - [`token_file`]: the token's addresses as `create-token` writes them for `rewards mint`.
 //!
 //! # Exactly-once minting over this boundary
-//! Sign first ([`SignedTransaction::new`] against [`Chain::latest_blockhash`]), record the
-//! signature and wire bytes, then [`Chain::submit`]. After a crash, [`Chain::signature_status`]
-//! says whether the recorded transaction landed; if it did not and
-//! [`Chain::is_blockhash_valid`] is false for its blockhash, it never will, and the transfers
-//! can be signed again with a fresh blockhash.
+//! Sign first ([`SignedTransaction::new`] against [`Chain::recent_blockhash`]), record the
+//! signature, wire bytes and the blockhash's last valid block height, then [`Chain::submit`].
+//! After a crash, read [`Chain::block_height`] and then [`Chain::signature_status`]: if the
+//! transaction is unknown although the height was already past its last valid block height, it
+//! never landed and never will, and the transfers can be signed again with a fresh blockhash.
+//! The `rewards::mint` engine does exactly this.
 
 pub mod error;
 pub mod instructions;
@@ -26,6 +28,7 @@ pub mod ops;
 pub mod plan;
 mod rpc;
 pub mod settings;
+pub mod token_file;
 mod transaction;
 
 pub use error::{ChainError, Result};
@@ -50,6 +53,36 @@ pub enum TxStatus {
     Failed(String),
 }
 
+/// A blockhash to sign against and the last block height at which a transaction signed
+/// against it can still be included (Solana's `lastValidBlockHeight`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentBlockhash {
+    /// The blockhash.
+    pub hash: Hash,
+    /// Once [`Chain::block_height`] is above this, the blockhash has expired.
+    pub last_valid_block_height: u64,
+}
+
+/// An SPL Token multisig account as read from the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultisigAccount {
+    /// Required signatures M.
+    pub threshold: u8,
+    /// The N member keys, in the account's order.
+    pub members: Vec<Pubkey>,
+}
+
+/// An SPL Token mint account as read from the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintAccount {
+    /// Who may mint (`None`: fixed supply).
+    pub mint_authority: Option<Pubkey>,
+    /// Total supply in base units.
+    pub supply: u64,
+    /// Decimals.
+    pub decimals: u8,
+}
+
 /// An account as read from the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -68,6 +101,13 @@ pub trait Chain {
 
     /// Whether a transaction signed against `blockhash` can still land.
     fn is_blockhash_valid(&self, blockhash: &Hash) -> Result<bool>;
+
+    /// A recent blockhash with its last valid block height.
+    fn recent_blockhash(&self) -> Result<RecentBlockhash>;
+
+    /// The current block height (at the backend's commitment level). Read it *before* a
+    /// signature status to prove a transaction can no longer land.
+    fn block_height(&self) -> Result<u64>;
 
     /// Sends a signed transaction and waits until it is processed (litesvm) or confirmed (RPC).
     /// [`ChainError::Rejected`] means it did not take effect; [`ChainError::Rpc`] means the
@@ -112,11 +152,35 @@ pub trait Chain {
 
     /// The total supply of `mint` in base units.
     fn mint_supply(&self, mint: &Pubkey) -> Result<u64> {
+        Ok(self.mint_account(mint)?.supply)
+    }
+
+    /// The SPL Token mint at `mint`.
+    fn mint_account(&self, mint: &Pubkey) -> Result<MintAccount> {
         let account = self.account(mint)?.ok_or(ChainError::Decode {
             what: "mint",
             detail: format!("account {mint} does not exist"),
         })?;
-        Ok(unpack::<spl_token_interface::state::Mint>(&account, "mint")?.supply)
+        let mint = unpack::<spl_token_interface::state::Mint>(&account, "mint")?;
+        Ok(MintAccount {
+            mint_authority: mint.mint_authority.into(),
+            supply: mint.supply,
+            decimals: mint.decimals,
+        })
+    }
+
+    /// The SPL Token multisig at `address`.
+    fn multisig_account(&self, address: &Pubkey) -> Result<MultisigAccount> {
+        let account = self.account(address)?.ok_or(ChainError::Decode {
+            what: "multisig",
+            detail: format!("account {address} does not exist"),
+        })?;
+        let multisig = unpack::<spl_token_interface::state::Multisig>(&account, "multisig")?;
+        let n = usize::from(multisig.n).min(multisig.signers.len());
+        Ok(MultisigAccount {
+            threshold: multisig.m,
+            members: multisig.signers[..n].to_vec(),
+        })
     }
 }
 

@@ -125,6 +125,23 @@ pub fn plan_batches(
     Ok(batches)
 }
 
+/// The instructions of batch `index` paying `transfers`: its memo, then the two instructions of
+/// each transfer, exactly as [`plan_batches`] builds them. A batch rebuilt from a ledger (to sign
+/// it again with a fresh blockhash) is therefore the planned one.
+pub fn batch_instructions(
+    index: usize,
+    transfers: &[Transfer],
+    authority: &MintAuthority,
+    tag: &str,
+) -> Result<Vec<Instruction>, PlanError> {
+    let mut instructions = Vec::with_capacity(1 + 2 * transfers.len());
+    instructions.push(memo(&batch_memo(tag, index)));
+    for transfer in transfers {
+        instructions.extend(transfer_instructions(transfer, authority)?);
+    }
+    Ok(instructions)
+}
+
 fn validate(transfers: &[Transfer]) -> Result<(), PlanError> {
     for (index, transfer) in transfers.iter().enumerate() {
         if transfer.amount == 0 {
@@ -208,6 +225,10 @@ mod tests {
                     SignedTransaction::new(&batch.instructions, &payer, &refs, Hash::new_unique())
                         .expect("fits and signs");
                 assert!(tx.wire().len() <= PACKET_DATA_SIZE_BYTES);
+                let rebuilt =
+                    batch_instructions(i, &batch.transfers, &auth, "coverage-proof epoch 12")
+                        .expect("rebuild");
+                assert_eq!(rebuilt, batch.instructions);
                 if i + 1 < batches.len() {
                     // Full: the next transfer would not have fit.
                     let mut more = batch.instructions.clone();

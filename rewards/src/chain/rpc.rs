@@ -9,7 +9,9 @@
 //! `tokio::task::spawn_blocking`, never directly inside an async task (it would panic).
 
 use super::error::{ChainError, Result};
-use super::{AccountInfo, Chain, Hash, Pubkey, Signature, SignedTransaction, TxStatus};
+use super::{
+    AccountInfo, Chain, Hash, Pubkey, RecentBlockhash, Signature, SignedTransaction, TxStatus,
+};
 use anchor_client::{Client, Cluster, CommitmentConfig};
 use solana_keypair::Keypair;
 use solana_rpc_client::rpc_client::RpcClient;
@@ -74,6 +76,23 @@ impl Chain for RpcChain {
     fn is_blockhash_valid(&self, blockhash: &Hash) -> Result<bool> {
         self.rpc
             .is_blockhash_valid(blockhash, self.commitment)
+            .map_err(rpc_error)
+    }
+
+    fn recent_blockhash(&self) -> Result<RecentBlockhash> {
+        let (hash, last_valid_block_height) = self
+            .rpc
+            .get_latest_blockhash_with_commitment(self.commitment)
+            .map_err(rpc_error)?;
+        Ok(RecentBlockhash {
+            hash,
+            last_valid_block_height,
+        })
+    }
+
+    fn block_height(&self) -> Result<u64> {
+        self.rpc
+            .get_block_height_with_commitment(self.commitment)
             .map_err(rpc_error)
     }
 

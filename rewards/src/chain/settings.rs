@@ -46,6 +46,9 @@ pub struct ChainSettings {
     pub commitment: Commitment,
     /// Fee payer key file (Solana CLI JSON); created and funded on first use with `litesvm`.
     pub payer_keypair: PathBuf,
+    /// The token file `rewards chain create-token` writes and `rewards mint` reads (default
+    /// `rewards-data/token.json`).
+    pub token_file: PathBuf,
 }
 
 impl Default for ChainSettings {
@@ -56,6 +59,7 @@ impl Default for ChainSettings {
             rpc_url: "http://127.0.0.1:8899".into(),
             commitment: Commitment::Confirmed,
             payer_keypair: PathBuf::from("rewards-data/payer.json"),
+            token_file: PathBuf::from("rewards-data/token.json"),
         }
     }
 }

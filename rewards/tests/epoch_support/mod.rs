@@ -245,8 +245,7 @@ pub async fn day(pool: &AnyPool, net: &[Hotspot], epoch: u64) {
 }
 
 /// The genesis parameter set of the test network: the defaults with emission starting 100
-/// epochs before [`EPOCH`] (the built-in default starts at epoch 0, i.e. 1970, and would have
-/// halved 27 times by 2024).
+/// epochs before [`EPOCH`] (the built-in default starts in 2026, after [`EPOCH`]).
 pub fn genesis() -> ParameterSet {
     let mut set = ParameterSet::default();
     set.emission.genesis_epoch = EPOCH - 100;
