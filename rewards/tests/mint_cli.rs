@@ -3,7 +3,9 @@
 
 mod mint_support;
 
-use mint_support::{Operator, manifest, store_approval, store_manifest};
+use mint_support::{
+    Operator, apply_parameters, manifest, parameters, store_approval, store_manifest,
+};
 use rewards::chain::token_file::TokenFile;
 use rewards::chain::{Chain, LiteSvmChain, Pubkey, Signer};
 use rewards::mint::manifest_hash;
@@ -96,6 +98,7 @@ async fn an_operator_creates_the_token_and_mints_an_approved_epoch() {
     let hash = manifest_hash(&manifest);
     {
         let db = db::Db::connect(&database_url).await.expect("db");
+        apply_parameters(db.pool(), &parameters(100_000_000_000)).await;
         store_manifest(db.pool(), &manifest).await;
         store_approval(db.pool(), &operators[0].approve(20_459, hash)).await;
         db.close().await;

@@ -4,7 +4,10 @@
 
 mod mint_support;
 
-use mint_support::{Recorder, TestClock, Token, approve_two, assert_paid_exactly, manifest, mint};
+use mint_support::{
+    Recorder, TestClock, Token, apply_parameters, approve_two, assert_paid_exactly, manifest, mint,
+    parameters,
+};
 use rewards::chain::{Chain, LiteSvmChain};
 use rewards::mint::ledger::{self, BatchState, Outcome};
 use rewards::mint::{MintError, Step};
@@ -37,6 +40,7 @@ impl Run {
         let token = Token::create();
         let db = db::test_support::sqlite().await.expect("sqlite");
         let manifest = manifest(EPOCH, OWNERS, 1_000_000);
+        apply_parameters(db.db.pool(), &parameters(100_000_000_000)).await;
         approve_two(db.db.pool(), &token, &manifest).await;
         Self {
             token,
@@ -281,4 +285,57 @@ async fn a_blockhash_expiring_mid_run_in_the_same_process_is_re_signed() {
     assert_eq!(batch2.len(), 2);
     assert_eq!(batch2[0].outcome, Outcome::Expired);
     assert_eq!(batch2[1].outcome, Outcome::Landed);
+}
+
+#[tokio::test]
+async fn a_stale_concurrent_run_cannot_revive_or_confirm_an_old_attempt() {
+    let run = Run::new().await;
+    let mut chain = run.token.open();
+    let err = run
+        .mint(&mut chain, &Recorder::crash_at(1))
+        .await
+        .expect_err("crash after batch 0 was signed");
+    let pool = run.db.db.pool();
+    assert!(matches!(err, MintError::Crashed(_)), "{err:?}");
+    let now = 1_800_000_000_000;
+    // Run A proves attempt 1 dead and records attempt 2.
+    ledger::resolve_dead(pool, EPOCH, 0, 1, Outcome::Expired, None, now)
+        .await
+        .expect("A closes attempt 1");
+    let payer = rewards::chain::Keypair::new();
+    let transaction = rewards::chain::SignedTransaction::new(
+        &[rewards::chain::instructions::memo("attempt 2")],
+        &payer,
+        &[],
+        chain.latest_blockhash().expect("blockhash"),
+    )
+    .expect("sign");
+    let attempt = ledger::Attempt {
+        batch: 0,
+        attempt: 2,
+        transaction,
+        last_valid_block_height: 0,
+        signed_ms: now,
+        sent_ms: None,
+        outcome: Outcome::Pending,
+        detail: None,
+    };
+    ledger::record_attempt(pool, EPOCH, &attempt)
+        .await
+        .expect("A records attempt 2");
+    // Run B, still looking at attempt 1, can neither close it again (which would hand the batch
+    // back for a third, concurrent attempt) nor confirm it.
+    let err = ledger::resolve_dead(pool, EPOCH, 0, 1, Outcome::Expired, None, now)
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, MintError::Ledger { .. }), "{err:?}");
+    let err = ledger::confirm(pool, EPOCH, 0, 1, now)
+        .await
+        .expect_err("stale");
+    assert!(err.to_string().contains("another `rewards mint`"), "{err}");
+    let batches = ledger::batches(pool, EPOCH).await.expect("batches");
+    assert_eq!(
+        (batches[0].state, batches[0].attempt),
+        (BatchState::Signed, 2)
+    );
 }

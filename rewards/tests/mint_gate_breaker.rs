@@ -4,13 +4,11 @@
 mod mint_support;
 
 use mint_support::{
-    Recorder, TestClock, Token, approve_two, assert_paid_exactly, manifest, mint, store_approval,
-    store_manifest,
+    Recorder, TestClock, Token, apply_parameters, approve_two, assert_paid_exactly, manifest, mint,
+    parameters, store_approval, store_manifest,
 };
 use rewards::chain::Chain;
 use rewards::mint::{MintError, load_manifest, manifest_hash};
-use schemas::parameters::ParameterSet;
-use sqlx::AnyPool;
 use std::time::Duration;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -19,6 +17,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 async fn a_manifest_one_oracle_signed_is_never_minted() {
     for db in db::test_support::both().await.expect("databases") {
         let pool = db.db.pool();
+        apply_parameters(pool, &parameters(1_000_000_000)).await;
         let token = Token::create();
         let mut chain = token.open();
         let clock = TestClock::at_ms(1_800_000_000_000);
@@ -106,32 +105,12 @@ async fn a_manifest_one_oracle_signed_is_never_minted() {
     }
 }
 
-async fn apply_parameters(pool: &AnyPool, set: &ParameterSet) {
-    sqlx::query(
-        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
-         VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(set.version as i64)
-    .bind(set.effective_epoch as i64)
-    .bind(set.hash().to_vec())
-    .bind(set.to_toml())
-    .execute(pool)
-    .await
-    .expect("apply parameters");
-}
-
 #[tokio::test]
 async fn the_circuit_breaker_refuses_beyond_the_window_limit_until_room_frees_up() {
     for db in db::test_support::both().await.expect("databases") {
         let pool = db.db.pool();
         // In force from epoch 0: 1,000,000 base units per epoch, at most 2 emissions per 24 h.
-        let mut set = ParameterSet {
-            version: 2,
-            ..ParameterSet::default()
-        };
-        set.emission.per_epoch = 1_000_000;
-        set.emission.halving_epochs = 0;
-        set.emission.genesis_epoch = 0;
+        let mut set = parameters(1_000_000);
         set.limits.mint_window = 24 * HOUR;
         set.limits.mint_window_emissions = 2;
         apply_parameters(pool, &set).await;

@@ -450,16 +450,32 @@ pub async fn confirm(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE mint_batches SET state = 'confirmed', confirmed_ms = $3 WHERE epoch = $1 AND batch = $2",
+    let updated = sqlx::query(
+        "UPDATE mint_batches SET state = 'confirmed', confirmed_ms = $3 \
+         WHERE epoch = $1 AND batch = $2 AND attempt = $4 AND state IN ('signed', 'sent')",
     )
     .bind(e)
     .bind(b)
     .bind(now)
+    .bind(db_int(epoch, attempt, "attempt")?)
     .execute(&mut *tx)
     .await?;
+    expect_one(epoch, batch, attempt, updated.rows_affected())?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A guarded update touched no row: the batch moved on under this process.
+fn expect_one(epoch: u64, batch: u64, attempt: u64, rows: u64) -> Result<(), MintError> {
+    if rows == 1 {
+        return Ok(());
+    }
+    Err(corrupt(
+        epoch,
+        format!(
+            "batch {batch} attempt {attempt} is no longer the live attempt (is another `rewards mint` running for this epoch?)"
+        ),
+    ))
 }
 
 /// Closes the batch's current attempt as expired or failed (it will never take effect): the
@@ -488,11 +504,16 @@ pub async fn resolve_dead(
     .bind(detail.map(str::to_string))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE mint_batches SET state = 'planned' WHERE epoch = $1 AND batch = $2")
-        .bind(e)
-        .bind(b)
-        .execute(&mut *tx)
-        .await?;
+    let updated = sqlx::query(
+        "UPDATE mint_batches SET state = 'planned' \
+         WHERE epoch = $1 AND batch = $2 AND attempt = $3 AND state IN ('signed', 'sent')",
+    )
+    .bind(e)
+    .bind(b)
+    .bind(db_int(epoch, attempt, "attempt")?)
+    .execute(&mut *tx)
+    .await?;
+    expect_one(epoch, batch, attempt, updated.rows_affected())?;
     tx.commit().await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use rewards::mint::{
     manifest_hash, mint_epoch,
 };
 use schemas::clock::Clock;
+use schemas::parameters::ParameterSet;
 use schemas::proto::{ManifestApproval, OwnerReward, RewardManifest};
 use schemas::sign::SingleSigned;
 use sqlx::AnyPool;
@@ -157,6 +158,35 @@ pub async fn approve_two(pool: &AnyPool, token: &Token, manifest: &RewardManifes
     for i in [0, 2] {
         store_approval(pool, &token.operators[i].approve(manifest.epoch, hash)).await;
     }
+}
+
+/// Parameters for tests, independent of the genesis defaults: version 2 in force from epoch 0,
+/// emission `per_epoch` from epoch 0 without halving, the default circuit breaker.
+pub fn parameters(per_epoch: u64) -> ParameterSet {
+    let mut set = ParameterSet {
+        version: 2,
+        effective_epoch: 0,
+        ..ParameterSet::default()
+    };
+    set.emission.per_epoch = per_epoch;
+    set.emission.genesis_epoch = 0;
+    set.emission.halving_epochs = 0;
+    set
+}
+
+/// Applies `set` as governance would (`parameter_sets`).
+pub async fn apply_parameters(pool: &AnyPool, set: &ParameterSet) {
+    sqlx::query(
+        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
+         VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(set.version as i64)
+    .bind(set.effective_epoch as i64)
+    .bind(set.hash().to_vec())
+    .bind(set.to_toml())
+    .execute(pool)
+    .await
+    .expect("apply parameters");
 }
 
 /// A settable clock.

@@ -16,6 +16,7 @@ use rewards::mint::{
     manifest_hash, mint_epoch,
 };
 use schemas::clock::SystemClock;
+use schemas::parameters::ParameterSet;
 use schemas::proto::{ManifestApproval, OwnerReward, RewardManifest};
 use schemas::sign::SingleSigned;
 use solana_rpc::rpc::JsonRpcConfig;
@@ -75,6 +76,28 @@ impl Operator {
         .await
         .expect("store approval");
     }
+}
+
+/// Parameters in force from epoch 0 with an emission from epoch 0, whatever the genesis defaults.
+async fn apply_parameters(pool: &AnyPool) {
+    let mut set = ParameterSet {
+        version: 2,
+        effective_epoch: 0,
+        ..ParameterSet::default()
+    };
+    set.emission.per_epoch = 100_000_000_000;
+    set.emission.genesis_epoch = 0;
+    sqlx::query(
+        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
+         VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(set.version as i64)
+    .bind(set.effective_epoch as i64)
+    .bind(set.hash().to_vec())
+    .bind(set.to_toml())
+    .execute(pool)
+    .await
+    .expect("apply parameters");
 }
 
 fn manifest(owners: usize) -> RewardManifest {
@@ -180,6 +203,7 @@ fn two_of_three_multisig_minting_of_a_manifest_through_anchor_client_against_a_t
     runtime.block_on(async {
         let db = db::test_support::sqlite().await.expect("sqlite");
         let pool = db.db.pool();
+        apply_parameters(pool).await;
         let [op0, op1, op2] = &operators;
 
         // One approval: the gate refuses, nothing is planned or minted.
