@@ -11,6 +11,7 @@
 
 pub mod adversary;
 pub mod demo;
+pub mod demo_rewards;
 pub mod keys;
 pub mod medium;
 pub mod radio_model;

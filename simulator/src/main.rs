@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let mut pay = false;
     let (scenario, run) = match Cli::parse().command {
         Command::Simulate { scenario, run } => (
             Scenario::load(&scenario).with_context(|| format!("loading {}", scenario.display()))?,
@@ -69,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
                         .with_context(|| format!("clearing {}", dir.display()))?;
                 }
                 run.data_dir = Some(dir);
+                pay = true;
             }
             (
                 simulator::demo::scenario().context("the built-in demo scenario")?,
@@ -86,6 +88,35 @@ async fn main() -> anyhow::Result<()> {
              cargo run -q -p oracle -- explain {} --database-url sqlite://{}/oracle.db",
             first.key,
             dir.display()
+        );
+    }
+    if let (true, Some(dir)) = (pay, &run.data_dir) {
+        let url = db::sqlite_url(&dir.join("oracle.db"));
+        let payout = simulator::demo_rewards::pay_epoch(
+            &scenario,
+            &url,
+            dir,
+            simulator::run::SIMULATION_START_NS / 1_000_000,
+        )
+        .await
+        .context("paying the demo's epoch")?;
+        print!("{}", simulator::demo_rewards::table(&payout));
+        if let Some(owner) = payout
+            .owners
+            .iter()
+            .find(|o| o.balance != o.manifest_amount)
+        {
+            anyhow::bail!(
+                "{} holds {} base units on chain but the manifest pays it {}",
+                owner.name,
+                owner.balance,
+                owner.manifest_amount
+            );
+        }
+        println!(
+            "\nrecompute the epoch from the stored reports (fails loudly if the hash differs):\n  \
+             cargo run -q -p rewards -- replay --epoch {} --database-url {url}",
+            payout.epoch
         );
     }
     if let Some(out) = &run.out {
