@@ -216,16 +216,13 @@ impl Solver<'_> {
             .collect();
         starts.extend(full);
         let distance = |f: &Fit| f.xy[0].hypot(f.xy[1]);
-        let groups: Vec<(Vec<usize>, Fit)> = starts.iter().filter_map(|&s| self.grow(s)).collect();
-        let best = groups.iter().min_by(|a, b| {
+        let best = starts.iter().filter_map(|&s| self.grow(s)).min_by(|a, b| {
             b.0.len()
                 .cmp(&a.0.len())
                 .then(distance(&a.1).total_cmp(&distance(&b.1)))
         });
         match best {
-            Some((used, fit)) if used.len() >= 4 || used.len() == self.obs.len() => {
-                Ok((used.clone(), fit.clone()))
-            }
+            Some((used, fit)) if used.len() >= 4 || used.len() == self.obs.len() => Ok((used, fit)),
             _ => {
                 let fit = solver::solve(&self.subset(&all), [0.0, 0.0], self.params.max_iterations)
                     .ok_or(NoTdoaVerdict::NoConvergence)?;
