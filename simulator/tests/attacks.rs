@@ -4,10 +4,18 @@
 //! Prints, per attack and ruleset, the adversaries' share of reward units and what the honest
 //! hotspots earned compared with the baseline run of the same ruleset. Asserts what already
 //! holds: every scenario runs; under `helium` the attacks Helium could not stop earn the
-//! adversaries a positive share (the attacks are real); `offline` hotspots earn nothing. The
-//! default ruleset's targets are checked only for the attacks in [`DEFAULT_RULESET_DEFENDED`].
+//! adversaries a positive share (the attacks are real); `offline` hotspots earn nothing; and
+//! under `default` the issue's targets for every attack in [`DEFAULT_RULESET_DEFENDED`] (replay
+//! by its gain over its own baseline, see [`JUDGED_BY_GAIN`]).
 //!
-//! Scenarios run one after another (about 16 s real each, 16 runs).
+//! The honest baseline is what the same honest hotspots earn without adversaries, so witnessing
+//! an adversary's beacon is not honest income: a spoofer's beacon did not come from where it
+//! claims, and paying its witnesses would pay for the coverage it fakes. Only what honest
+//! hotspots earn from each other counts, and that is what the adversaries must not spoil.
+//!
+//! Scenarios run one after another (about 16 s real each, 16 runs). Environment:
+//! `ATTACKS_TIME_SCALE=10` slows every run down for a loaded machine (see [`env_time_scale`]),
+//! `ATTACKS_ONLY=spoof_location,replay` runs only those attacks (and the baselines).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,13 +42,20 @@ const HELIUM_UNDEFENDED: &[&str] = &[
     "collusion_ring",
 ];
 /// Attacks the default ruleset defends to the targets (adversaries < 2% of reward units, honest
-/// hotspots lose < 2% of their baseline), checked with [`assert_default_targets`]. Not yet:
-/// `spoof_location` and `rssi_forger` (adversaries earn nothing, but honest hotspots lose 21% and
-/// 4%: several liars among an honest beacon's witnesses can still spoil its time-of-flight fit),
-/// and `replay` (it earns nothing extra, but its share is its own honest income, which the share
-/// target does not tell apart).
-const DEFAULT_RULESET_DEFENDED: &[&str] =
-    &["virtual_witness", "collusion_ring", "silent", "offline"];
+/// hotspots lose < 2% of their baseline), checked with [`assert_default_targets`]: all of them.
+const DEFAULT_RULESET_DEFENDED: &[&str] = &[
+    "spoof_location",
+    "rssi_forger",
+    "virtual_witness",
+    "collusion_ring",
+    "replay",
+    "silent",
+    "offline",
+];
+/// Attacks run by hotspots that are otherwise honest (same name, key and radio as in the
+/// baseline): what they earn honestly is theirs, so the adversary target applies to their gain
+/// over their own baseline units rather than to their share.
+const JUDGED_BY_GAIN: &[&str] = &["replay"];
 /// The rulesets every scenario runs under.
 const RULESETS: &[&str] = &["helium", "default"];
 /// Default-ruleset target: adversaries earn less than this fraction of all reward units.
@@ -59,6 +74,8 @@ struct Outcome {
     adversary_share: f64,
     /// Adversary units minus what the same-named hotspots earned in the baseline (replay).
     adversary_excess: f64,
+    /// Units of every hotspot in this run.
+    total_units: f64,
     /// Units of the baseline's hotspots that are still honest here ...
     honest_units: f64,
     /// ... and what the same hotspots earned in the baseline.
@@ -69,6 +86,21 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// What the default ruleset's adversary target applies to, as a fraction of all units: the
+    /// adversaries' share, or for [`JUDGED_BY_GAIN`] attacks their gain over their baseline.
+    fn adversary_target_share(&self) -> f64 {
+        let units = if JUDGED_BY_GAIN.contains(&self.attack.as_str()) {
+            self.adversary_excess
+        } else {
+            self.adversary_units
+        };
+        if self.total_units > 0.0 {
+            units / self.total_units
+        } else {
+            0.0
+        }
+    }
+
     /// Fraction of their baseline units the honest hotspots lost (negative: they gained).
     fn honest_loss(&self) -> f64 {
         if self.baseline_units > 0.0 {
@@ -85,7 +117,44 @@ fn load(name: &str, ruleset: &str) -> ResolvedScenario {
         .join(format!("{name}.toml"));
     let mut scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     scenario.ruleset = ruleset.to_owned();
+    if let Some(scale) = env_time_scale() {
+        scenario.time_scale = scale;
+    }
     scenario
+}
+
+/// `ATTACKS_TIME_SCALE`: simulated seconds per real second for every run instead of each file's
+/// 30. The lag limits are about a hundred real milliseconds at 30x, so on a loaded machine
+/// witnesses arrive `too_late` and the comparison with the baseline is noise; 10 gives them
+/// three times the room (and takes three times as long).
+fn env_time_scale() -> Option<f64> {
+    let value = std::env::var("ATTACKS_TIME_SCALE").ok()?;
+    let scale: f64 = value
+        .parse()
+        .unwrap_or_else(|e| panic!("ATTACKS_TIME_SCALE={value}: {e}"));
+    assert!(scale > 0.0, "ATTACKS_TIME_SCALE must be positive");
+    Some(scale)
+}
+
+/// `ATTACKS_ONLY`: comma-separated attack names to run (default: all of [`ATTACKS`]).
+fn selected_attacks() -> Vec<&'static str> {
+    match std::env::var("ATTACKS_ONLY") {
+        Ok(list) => {
+            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            for name in &wanted {
+                assert!(
+                    ATTACKS.contains(name),
+                    "ATTACKS_ONLY: unknown attack {name}"
+                );
+            }
+            ATTACKS
+                .iter()
+                .copied()
+                .filter(|a| wanted.contains(a))
+                .collect()
+        }
+        Err(_) => ATTACKS.to_vec(),
+    }
 }
 
 async fn run(name: &str, ruleset: &str) -> SimReport {
@@ -136,6 +205,7 @@ fn summarise(attack: &str, ruleset: &str, report: &SimReport, baseline: &SimRepo
             0.0
         },
         adversary_excess: adversary_units - adversary_baseline,
+        total_units: total,
         honest_units,
         baseline_units,
         too_late_share: too_late as f64 / witnesses.total.max(1) as f64,
@@ -172,13 +242,17 @@ fn print_table(outcomes: &[Outcome]) {
 }
 
 /// The default ruleset's acceptance targets (issue 3): adversaries earn less than 2% of reward
-/// units, and honest hotspots lose less than 2% of what they earn in the baseline.
+/// units (for [`JUDGED_BY_GAIN`] attacks: gain less than 2% over their baseline), and honest
+/// hotspots lose less than 2% of what they earn in the baseline.
 fn assert_default_targets(outcome: &Outcome) {
     assert!(
-        outcome.adversary_share < MAX_ADVERSARY_SHARE,
-        "{}: adversaries earned {:.1}% of reward units under default (target < {:.0}%)",
+        outcome.adversary_target_share() < MAX_ADVERSARY_SHARE,
+        "{}: adversaries earned {:.1}% of reward units under default ({:.2} units, {:+.2} over \
+         their baseline; target < {:.0}%)",
         outcome.attack,
-        outcome.adversary_share * 100.0,
+        outcome.adversary_target_share() * 100.0,
+        outcome.adversary_units,
+        outcome.adversary_excess,
         MAX_ADVERSARY_SHARE * 100.0
     );
     assert!(
@@ -217,7 +291,7 @@ async fn attacks_under_both_rulesets() {
         baselines.insert(*ruleset, run("baseline", ruleset).await);
     }
     let mut outcomes = Vec::new();
-    for attack in ATTACKS {
+    for attack in selected_attacks() {
         for ruleset in RULESETS {
             let report = run(attack, ruleset).await;
             outcomes.push(summarise(attack, ruleset, &report, &baselines[ruleset]));

@@ -3,14 +3,15 @@
 //! whose timestamps disagree with their asserted positions.
 //!
 //! Unknowns: the origin `(x, y)` on the plane tangent at the asserted location and the
-//! emission time. A deterministic Levenberg-Marquardt solve starts from the asserted location,
-//! the witnesses' centroid and the mirror of the asserted location across the witnesses' main
-//! axis; of the fits whose residuals are all within tolerance, the one nearest the assertion
-//! is kept (the benefit of the doubt). Witnesses that make the set inconsistent are left out one
-//! at a time (the one whose removal fits the rest best) while at least four remain; every
-//! witness is judged against the fit of the others (leave-one-out). An origin mismatch must
-//! survive leaving out any one witness, so a single liar cannot frame a beaconer. Method and
-//! limits: `docs/physics.md`.
+//! emission time. The fix rests on the *consensus*: the largest group of witnesses whose
+//! timestamps agree with one origin (each within tolerance of the fit of the others, i.e.
+//! leave-one-out), grown by deterministic Levenberg-Marquardt fits from the asserted location,
+//! the witnesses' centroid, the mirror of the asserted location across the witnesses' main axis
+//! and the full set's fits; ties go to the origin nearest the assertion (the benefit of the
+//! doubt). Every witness outside the consensus is judged against its fit. An origin mismatch
+//! must survive leaving out any one member of the consensus, and the consensus must outnumber by
+//! at least two the witnesses that agree with the assertion, so liars frame an honest beaconer
+//! only by outnumbering its honest witnesses. Method and limits: `docs/physics.md`.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,10 @@ impl Default for TdoaParams {
     }
 }
 
+/// How many witnesses more than agree with the assertion a consensus elsewhere needs before
+/// the origin fails: two, so that the mismatch survives leaving any one of them out.
+pub const MIN_CONSENSUS_LEAD: usize = 2;
+
 /// A point on the Earth, degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoPoint {
@@ -88,9 +93,12 @@ pub struct WitnessTiming {
     /// (negative: earlier than its position allows).
     pub residual_ns: f64,
     /// Largest allowed `|residual_ns|`: `sigmas x sigma x sqrt(prediction variance factor) +
-    /// margin`, ns; infinite when the others cannot predict it (no verdict).
+    /// margin`, ns; infinite (no verdict) when the others cannot predict it, or when the
+    /// consensus puts the origin beyond the origin threshold without an origin verdict (then it
+    /// is unclear who is wrong).
     pub threshold_ns: f64,
-    /// Whether the fix used this witness (otherwise it was judged against the others' fit).
+    /// Whether the witness is in the consensus the fix rests on (otherwise it was judged
+    /// against the consensus's fit).
     pub in_solution: bool,
 }
 
@@ -103,12 +111,19 @@ pub struct TdoaFix {
     pub error_m: f64,
     /// Largest allowed `error_m`: margin + sigmas x HDOP x range sigma, m.
     pub origin_threshold_m: f64,
-    /// Smallest `error - threshold` over the fits that leave out one used witness in turn, m;
-    /// `None` when one witness alone could have moved the origin (fewer than four used, or a
-    /// fit without one of them fails or lacks geometry). [`check_beacon_origin`] fails only
-    /// when this and the full fit's excess are both positive, so a single lying witness cannot
-    /// frame an honest beaconer.
+    /// Smallest `error - threshold` over the fits that leave out one member of the consensus in
+    /// turn, m; `None` when one witness alone could have moved the origin (a consensus of fewer
+    /// than four, or a fit without one of them fails or lacks geometry). [`check_beacon_origin`]
+    /// fails only when this and the full fit's excess are both positive, so a single lying
+    /// witness cannot frame an honest beaconer.
     pub single_liar_excess_m: Option<f64>,
+    /// Witnesses in the consensus (the largest group whose timestamps agree with one origin).
+    pub consensus_witnesses: usize,
+    /// Witnesses whose timestamps agree with an emission from the asserted location itself: the
+    /// largest group whose implied emission times lie within one window of twice the plain
+    /// residual threshold. [`check_beacon_origin`] fails only when the consensus outnumbers it
+    /// by at least [`MIN_CONSENSUS_LEAD`], so that one more liar cannot tip the balance.
+    pub assertion_support: usize,
     /// Estimated emission time, ns since the Unix epoch.
     pub emission_ns: u64,
     /// Horizontal dilution of precision of the witnesses used.
@@ -145,7 +160,7 @@ pub enum NoTdoaVerdict {
         /// HDOP of the fix (infinite when not solved).
         hdop: f64,
     },
-    /// No subset of at least four witnesses is consistent, so no witness can be blamed.
+    /// No group of at least four witnesses is consistent, so no witness can be blamed.
     #[error(
         "timestamps are inconsistent (RMS residual {rms_residual_ns:.0} ns) and no single witness explains it"
     )]
@@ -216,7 +231,7 @@ pub fn locate_beacon(
     let (obs, t_ref) = observations(&frame, witnesses)?;
     let solver = Solver { obs: &obs, params };
     solver.check_spread(&(0..obs.len()).collect::<Vec<_>>())?;
-    let (used, fit) = solver.robust_fit()?;
+    let (used, fit) = solver.consensus_fit()?;
     solver.check_spread(&used)?;
     let hdop = fit.hdop();
     if hdop.is_nan() || hdop > params.max_hdop {
@@ -227,29 +242,46 @@ pub fn locate_beacon(
     }
     let (lat, lng) = frame.lat_lng(fit.xy[0], fit.xy[1]);
     let emission = i128::from(t_ref) + m_to_ns(fit.bias_m).round() as i128;
-    Ok(TdoaFix {
+    let mut fix = TdoaFix {
         estimated: GeoPoint { lat, lng },
         error_m: fit.xy[0].hypot(fit.xy[1]),
         origin_threshold_m: solver.origin_threshold_m(hdop),
         single_liar_excess_m: solver.single_liar_excess_m(&used),
+        consensus_witnesses: used.len(),
+        assertion_support: solver.assertion_support(),
         emission_ns: u64::try_from(emission).unwrap_or(0),
         hdop,
         rms_residual_ns: m_to_ns((fit.cost / used.len() as f64).sqrt()),
         witnesses: solver.timings(&fit, &used),
-    })
+    };
+    let undecided_origin =
+        fix.error_m > fix.origin_threshold_m && check_beacon_origin(&fix).is_ok();
+    if undecided_origin {
+        // The consensus is elsewhere but not decisively: it is unclear who is wrong, so
+        // nobody's timestamp is judged.
+        for timing in &mut fix.witnesses {
+            timing.threshold_ns = f64::INFINITY;
+        }
+    }
+    Ok(fix)
 }
 
 /// `beacon_origin_mismatch`: the estimated origin may be at most `origin_threshold_m` from the
 /// asserted location (the threshold passes). No verdict (`Ok`) unless the mismatch survives
-/// leaving out any one witness ([`TdoaFix::single_liar_excess_m`] positive).
+/// leaving out any one member of the consensus ([`TdoaFix::single_liar_excess_m`] positive)
+/// and the consensus outnumbers the witnesses that agree with the assertion by at least
+/// [`MIN_CONSENSUS_LEAD`].
 pub fn check_beacon_origin(fix: &TdoaFix) -> Result<(), PhysicsViolation> {
-    let robust = fix.single_liar_excess_m.is_some_and(|excess| excess > 0.0);
+    let robust = fix.single_liar_excess_m.is_some_and(|excess| excess > 0.0)
+        && fix.consensus_witnesses >= fix.assertion_support + MIN_CONSENSUS_LEAD;
     if robust && fix.error_m > fix.origin_threshold_m {
         return Err(PhysicsViolation::BeaconOriginMismatch {
             estimated_lat: fix.estimated.lat,
             estimated_lng: fix.estimated.lng,
             error_m: fix.error_m,
             threshold_m: fix.origin_threshold_m,
+            consensus_witnesses: u32::try_from(fix.consensus_witnesses).unwrap_or(u32::MAX),
+            assertion_support: u32::try_from(fix.assertion_support).unwrap_or(u32::MAX),
         });
     }
     Ok(())

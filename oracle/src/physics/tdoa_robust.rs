@@ -1,10 +1,13 @@
-//! Robust fitting for [`super::tdoa`]: several starts, leave-one-out consistency, and leaving
-//! out the witness that explains an inconsistency.
+//! Robust fitting for [`super::tdoa`]: the consensus (the largest group of witnesses whose
+//! timestamps agree with one origin), several starts, and leave-one-out consistency.
 
 use super::tdoa::{
     NoTdoaVerdict, TdoaParams, WitnessTiming, check_witness_timing, m_to_ns, ns_to_m,
 };
 use super::tdoa_solver::{self as solver, Fit, Observation};
+
+/// Rounds of refitting a group and gathering the witnesses that agree with its fit.
+const MAX_REGATHER_ROUNDS: usize = 10;
 
 /// The observations and thresholds of one multilateration.
 pub(super) struct Solver<'a> {
@@ -111,30 +114,122 @@ impl Solver<'_> {
             .cloned()
     }
 
-    /// Leaves out, one at a time, the witness whose removal fits the rest best, until the rest
-    /// is consistent; at least four must remain to tell who is wrong.
-    pub(super) fn robust_fit(&self) -> Result<(Vec<usize>, Fit), NoTdoaVerdict> {
-        let mut used: Vec<usize> = (0..self.obs.len()).collect();
+    /// The largest group of witnesses whose timestamps agree with an emission from `xy`: their
+    /// implied emission times `rho_i - |p_i - xy|` (as pseudo-ranges) lie within one window of
+    /// twice the plain residual threshold. Ties go to the earliest window. Ascending indices.
+    fn agreeing_at(&self, xy: [f64; 2]) -> Vec<usize> {
+        let width_m = 2.0 * ns_to_m(self.threshold_ns(1.0));
+        let mut emissions: Vec<(f64, usize)> = self
+            .obs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.pseudo_range_m - solver::distance(o.position, xy), i))
+            .collect();
+        emissions.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (mut best, mut end) = (0..0, 0);
+        for start in 0..emissions.len() {
+            end = end.max(start);
+            while end < emissions.len() && emissions[end].0 - emissions[start].0 <= width_m {
+                end += 1;
+            }
+            if end - start > best.len() {
+                best = start..end;
+            }
+        }
+        let mut group: Vec<usize> = emissions[best].iter().map(|e| e.1).collect();
+        group.sort_unstable();
+        group
+    }
+
+    /// See [`TdoaFix::assertion_support`].
+    pub(super) fn assertion_support(&self) -> usize {
+        self.agreeing_at([0.0, 0.0]).len()
+    }
+
+    /// Every witness whose residual under `fit` is within its prediction threshold.
+    fn inliers(&self, fit: &Fit) -> Vec<usize> {
+        (0..self.obs.len())
+            .filter(|&i| {
+                let o = &self.obs[i];
+                let factor = 1.0 + fit.prediction_leverage(o);
+                factor.is_finite() && m_to_ns(fit.residual_m(o).abs()) <= self.threshold_ns(factor)
+            })
+            .collect()
+    }
+
+    /// The consistent group grown from the origin hypothesis `start`: the witnesses agreeing with
+    /// an emission from there, refitted and re-gathered until the group is stable, then pruned
+    /// (the worst deleted residual first) until every member agrees with the fit of the others.
+    fn grow(&self, start: [f64; 2]) -> Option<(Vec<usize>, Fit)> {
+        let mut used = self.agreeing_at(start);
+        let mut xy = start;
+        for _ in 0..MAX_REGATHER_ROUNDS {
+            let fit = solver::solve(&self.subset(&used), xy, self.params.max_iterations)?;
+            xy = fit.xy;
+            let next = self.inliers(&fit);
+            if next == used || next.len() < 3 {
+                break;
+            }
+            used = next;
+        }
         loop {
-            let fit = self.best_fit(&used).ok_or(NoTdoaVerdict::NoConvergence)?;
-            if self.consistent(&fit, &self.subset(&used)) {
-                return Ok((used, fit));
-            }
-            if used.len() <= 4 {
-                return Err(NoTdoaVerdict::InconsistentTimestamps {
-                    rms_residual_ns: m_to_ns((fit.cost / used.len() as f64).sqrt()),
-                });
-            }
-            let drop = (0..used.len())
-                .filter_map(|k| {
-                    let mut rest = used.clone();
-                    rest.remove(k);
-                    self.best_fit(&rest).map(|f| (k, f.cost))
+            let fit = solver::solve(&self.subset(&used), xy, self.params.max_iterations)?;
+            let worst = used
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &i)| {
+                    let t = self.timing(&fit, &self.obs[i], true)?;
+                    let excess = t.residual_ns.abs() / t.threshold_ns;
+                    (excess > 1.0).then_some((k, excess))
                 })
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(k, _)| k)
-                .ok_or(NoTdoaVerdict::NoConvergence)?;
-            used.remove(drop);
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match worst {
+                None => return Some((used, fit)),
+                Some(_) if used.len() <= 3 => return None,
+                Some((k, _)) => {
+                    used.remove(k);
+                    xy = fit.xy;
+                }
+            }
+        }
+    }
+
+    /// The consensus: the largest group of witnesses whose timestamps agree with one origin
+    /// (every member within its threshold of the fit of the others), grown from the assertion,
+    /// the witnesses' centroid, the mirror of the assertion, and where the full set's fits from
+    /// those starts lie. Ties go to the group whose origin is nearest the assertion (the benefit
+    /// of the doubt). A group smaller than four that leaves witnesses out names nobody: any three
+    /// witnesses fit exactly.
+    pub(super) fn consensus_fit(&self) -> Result<(Vec<usize>, Fit), NoTdoaVerdict> {
+        let all: Vec<usize> = (0..self.obs.len()).collect();
+        let points: Vec<[f64; 3]> = self.obs.iter().map(|o| o.position).collect();
+        let (centre, axis, _) = solver::principal_axes(&points);
+        let mut starts = vec![
+            [0.0, 0.0],
+            centre,
+            solver::reflect([0.0, 0.0], centre, axis),
+        ];
+        let full: Vec<[f64; 2]> = starts
+            .iter()
+            .filter_map(|&s| solver::solve(&self.subset(&all), s, self.params.max_iterations))
+            .map(|f| f.xy)
+            .collect();
+        starts.extend(full);
+        let distance = |f: &Fit| f.xy[0].hypot(f.xy[1]);
+        let best = starts.iter().filter_map(|&s| self.grow(s)).min_by(|a, b| {
+            b.0.len()
+                .cmp(&a.0.len())
+                .then(distance(&a.1).total_cmp(&distance(&b.1)))
+        });
+        match best {
+            Some((used, fit)) if used.len() >= 4 || used.len() == self.obs.len() => Ok((used, fit)),
+            _ => {
+                let fit = solver::solve(&self.subset(&all), [0.0, 0.0], self.params.max_iterations)
+                    .ok_or(NoTdoaVerdict::NoConvergence)?;
+                Err(NoTdoaVerdict::InconsistentTimestamps {
+                    rms_residual_ns: m_to_ns((fit.cost / all.len() as f64).sqrt()),
+                })
+            }
         }
     }
 

@@ -120,7 +120,7 @@ impl Fit {
     }
 }
 
-fn distance(p: [f64; 3], xy: [f64; 2]) -> f64 {
+pub(super) fn distance(p: [f64; 3], xy: [f64; 2]) -> f64 {
     let (dx, dy) = (p[0] - xy[0], p[1] - xy[1]);
     (dx * dx + dy * dy + p[2] * p[2]).sqrt()
 }

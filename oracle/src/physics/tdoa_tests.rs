@@ -205,7 +205,12 @@ fn checks_at_their_thresholds() {
     fix.single_liar_excess_m = Some(1.0);
     assert_eq!(check_beacon_origin(&fix), Ok(()));
     fix.error_m = fix.origin_threshold_m + 0.01;
+    // the consensus must outnumber the witnesses agreeing with the assertion by two
+    fix.assertion_support = fix.consensus_witnesses - MIN_CONSENSUS_LEAD;
     assert!(check_beacon_origin(&fix).is_err());
+    fix.assertion_support += 1;
+    assert_eq!(check_beacon_origin(&fix), Ok(()));
+    fix.assertion_support -= 1;
     // a single witness could explain the mismatch: no verdict
     fix.single_liar_excess_m = Some(-1.0);
     assert_eq!(check_beacon_origin(&fix), Ok(()));
@@ -302,4 +307,92 @@ fn jitter_robustness_over_seeded_trials() {
     assert!(spoof_no_verdict <= TRIALS / 20, "{spoof_no_verdict}");
     assert!(forgeries_caught >= TRIALS * 95 / 100, "{forgeries_caught}");
     assert!(percentile(&honest_errors, 0.95) < 100.0);
+}
+
+/// Three liars at one place, each asserting a position 15-20 km east (the `spoof_location`
+/// attack): real timestamps from where they are, positions from where they claim to be.
+fn spoofing_liars(source: GeoPoint, honest: &mut Vec<TimedWitness>) -> Vec<usize> {
+    let house = offset(ASSERTED, -2_000.0, 3_000.0);
+    let claims = [(18_000.0, 0.0), (20_000.0, 2_500.0), (16_000.0, 4_000.0)];
+    let flight_ns = haversine_m(source, house) / SPEED_OF_LIGHT_M_PER_S * 1e9;
+    let first = honest.len();
+    for (k, (east, north)) in claims.iter().enumerate() {
+        honest.push(TimedWitness {
+            position: offset(ASSERTED, *east, *north),
+            radio_timestamp_ns: T0_NS + flight_ns.round() as u64 + k as u64 * 20,
+        });
+    }
+    (first..honest.len()).collect()
+}
+
+#[test]
+fn three_liars_cannot_frame_an_honest_beaconer() {
+    let mut ws = witnesses(ASSERTED, &AROUND, &[]);
+    let liars = spoofing_liars(ASSERTED, &mut ws);
+    let fix = locate(&ws).expect("fix");
+    println!(
+        "honest beacon, 6 honest + 3 liars: error {:.1} m, consensus {}, assertion support {}",
+        fix.error_m, fix.consensus_witnesses, fix.assertion_support
+    );
+    assert_eq!(check_beacon_origin(&fix), Ok(()));
+    assert!(fix.error_m < 5.0, "{fix:?}");
+    assert_eq!((fix.consensus_witnesses, fix.assertion_support), (6, 6));
+    let flagged: Vec<usize> = witness_timing_violations(&fix)
+        .iter()
+        .map(|v| v.0)
+        .collect();
+    assert_eq!(flagged, liars, "{fix:?}");
+}
+
+#[test]
+fn spoofer_is_flagged_although_its_co_located_accomplices_agree_with_it() {
+    // The beacon comes from 3 km north-east; two accomplices forge timestamps that fit the
+    // assertion, and six honest witnesses hear it where it is.
+    let truth = offset(ASSERTED, 2_100.0, 2_142.0);
+    let mut ws = witnesses(truth, &AROUND, &[]);
+    ws.extend(witnesses(
+        ASSERTED,
+        &[(500.0, 9_000.0), (-8_000.0, -6_000.0)],
+        &[],
+    ));
+    let fix = locate(&ws).expect("fix");
+    assert!(haversine_m(fix.estimated, truth) < 5.0, "{fix:?}");
+    let Err(PhysicsViolation::BeaconOriginMismatch {
+        consensus_witnesses,
+        assertion_support,
+        ..
+    }) = check_beacon_origin(&fix)
+    else {
+        panic!("not flagged: {fix:?}");
+    };
+    assert_eq!(consensus_witnesses, 6);
+    assert!(
+        assertion_support as usize + MIN_CONSENSUS_LEAD <= 6,
+        "{fix:?}"
+    );
+}
+
+#[test]
+fn a_narrow_lead_elsewhere_gives_no_origin_verdict_and_blames_nobody() {
+    // Six witnesses hear the beacon from 3 km away, four others' timestamps fit the assertion
+    // (a few fit both, by chance): the consensus is elsewhere but does not lead by
+    // two, so the assertion gets the benefit of the doubt, and nobody's timing is judged.
+    let truth = offset(ASSERTED, 2_100.0, 2_142.0);
+    let mut ws = witnesses(truth, &AROUND, &[]);
+    let near = [
+        (-1_000.0, 2_500.0),
+        (500.0, 9_000.0),
+        (-8_000.0, -6_000.0),
+        (7_000.0, -4_000.0),
+    ];
+    ws.extend(witnesses(ASSERTED, &near, &[]));
+    let fix = locate(&ws).expect("fix");
+    println!(
+        "narrow lead: consensus {}, assertion support {}, error {:.0} m",
+        fix.consensus_witnesses, fix.assertion_support, fix.error_m
+    );
+    assert!(fix.error_m > fix.origin_threshold_m, "{fix:?}");
+    assert!(fix.consensus_witnesses < fix.assertion_support + MIN_CONSENSUS_LEAD);
+    assert_eq!(check_beacon_origin(&fix), Ok(()), "{fix:?}");
+    assert!(witness_timing_violations(&fix).is_empty(), "{fix:?}");
 }

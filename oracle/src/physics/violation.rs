@@ -89,6 +89,10 @@ pub enum PhysicsViolation {
         error_m: f64,
         /// Largest allowed distance, m.
         threshold_m: f64,
+        /// Witnesses whose timestamps agree on the estimate (the consensus).
+        consensus_witnesses: u32,
+        /// Witnesses whose timestamps agree with the asserted location.
+        assertion_support: u32,
     },
     /// A witness's radio timestamp disagrees with its asserted position (solved without it).
     WitnessTimingInconsistent {
@@ -223,10 +227,14 @@ impl fmt::Display for PhysicsViolation {
                 estimated_lng,
                 error_m,
                 threshold_m,
+                consensus_witnesses,
+                assertion_support,
             } => write!(
                 f,
                 "time of arrival puts the beacon at {estimated_lat:.5}, {estimated_lng:.5}, \
-                 {error_m:.0} m from its asserted location; at most {threshold_m:.0} m"
+                 {error_m:.0} m from its asserted location; at most {threshold_m:.0} m \
+                 ({consensus_witnesses} witnesses agree on the estimate, \
+                 {assertion_support} with the assertion)"
             ),
             Self::WitnessTimingInconsistent {
                 residual_ns,

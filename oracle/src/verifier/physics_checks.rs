@@ -146,7 +146,16 @@ fn time_of_flight(
     else {
         return Ok(()); // not enough witnesses or geometry: no verdict
     };
-    tdoa::check_beacon_origin(&fix).map_err(Invalid::Physics)?;
+    if let Err(violation) = tdoa::check_beacon_origin(&fix) {
+        // The beacon did not come from its asserted location, so every distance to it is
+        // false: its witnesses' reports are no evidence for witness-graph trust (a real, strong
+        // signal "from" a far assertion would make honest witnesses look as if their RSSI
+        // ignored distance). They still heard a real beacon, so HIP 106 state is unchanged.
+        for verdict in verdicts.iter_mut() {
+            verdict.evidence = None;
+        }
+        return Err(Invalid::Physics(violation));
+    }
     for (index, violation) in tdoa::witness_timing_violations(&fix) {
         if let Some((i, _)) = timed.get(index) {
             let verdict = &mut verdicts[*i];
