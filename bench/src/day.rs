@@ -489,15 +489,12 @@ impl Network {
     }
 }
 
-fn new_report<M: prost::Message>(
+fn new_report<M: prost::Message + HasData>(
     kind: ReportKind,
     key: PublicKey,
     message: &M,
     received_ms: u64,
-) -> NewReport
-where
-    M: HasData,
-{
+) -> NewReport {
     NewReport {
         kind,
         id: message_id(message),

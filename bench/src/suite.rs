@@ -38,8 +38,8 @@ pub struct SuiteConfig {
     /// QUIC connections of the ingest client.
     #[arg(long, default_value_t = 200)]
     pub connections: usize,
-    /// Requests in flight per connection.
-    #[arg(long, default_value_t = 4)]
+    /// Requests in flight per connection (an agent waits for each acknowledgement).
+    #[arg(long, default_value_t = 1)]
     pub inflight: usize,
     /// Reports submitted in figure 2 (default: 2 M x scale, at least 50,000).
     #[arg(long)]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// grows with the square of its parameters: the profile of the verifier showed 30% of its time
 /// in `sqlite3_bind_parameter_name` with 4,864 parameters per statement. A few hundred keep the
 /// round trips few and that search negligible (both backends allow far more).
-pub(super) const VALUES_PER_STATEMENT: usize = 400;
+pub(super) const VALUES_PER_STATEMENT: usize = 200;
 
 /// A bound value. Floats are never bound as NULL (see `ReasonColumns` in `store.rs`).
 pub(super) enum Val {

@@ -418,6 +418,8 @@ impl Verifier {
             self.pending.extend(unsaved.pendings);
             return Err(e);
         }
+        // Progress for long catch-ups (a restart with many stored reports).
+        self.stats_tx.send_replace(self.stats);
         Ok(())
     }
 
