@@ -7,6 +7,8 @@ use schemas::proto::Entropy;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+mod bulk;
+
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -195,49 +197,59 @@ impl Store {
     }
 
     /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
-    /// their first receive time and not stored again.
+    /// their first receive time and not stored again. New reports go in with multi-row
+    /// statements (see `store/bulk.rs`).
     pub async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Stored>, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let outcomes = bulk::insert_reports(&mut tx, reports).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Stores reports one statement per report (the path before multi-row statements); kept
+    /// to compare the two (`bench` tests) and as the reference of what is stored.
+    pub async fn insert_reports_one_by_one(
+        &self,
+        reports: &[NewReport],
+    ) -> Result<Vec<Stored>, StoreError> {
         let mut tx = self.db.pool().begin().await?;
         let mut outcomes = Vec::with_capacity(reports.len());
         for report in reports {
-            let insert = match report.kind {
-                ReportKind::Beacon => {
-                    "INSERT INTO beacon_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-                }
-                ReportKind::Witness => {
-                    "INSERT INTO witness_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-                }
-            };
-            let done = sqlx::query(insert)
-                .bind(report.id.to_vec())
-                .bind(report.hotspot_key.to_vec())
-                .bind(report.data.clone())
-                .bind(report.received_ms as i64)
-                .bind(report.message.clone())
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 1 {
-                outcomes.push(Stored {
-                    duplicate: false,
-                    received_ms: report.received_ms,
-                });
-                continue;
-            }
-            let select = match report.kind {
-                ReportKind::Beacon => "SELECT received_ms FROM beacon_reports WHERE id = $1",
-                ReportKind::Witness => "SELECT received_ms FROM witness_reports WHERE id = $1",
-            };
-            let row = sqlx::query(select)
-                .bind(report.id.to_vec())
-                .fetch_one(&mut *tx)
-                .await?;
-            outcomes.push(Stored {
-                duplicate: true,
-                received_ms: row.try_get::<i64, _>("received_ms")? as u64,
-            });
+            outcomes.push(bulk::insert_one(&mut tx, report).await?);
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Records many accepted assertions (of distinct hotspots) and makes them the ones in
+    /// force, in one transaction: the bulk form of [`Store::save_assertion`], for onboarding a
+    /// whole network at once. Each item: record, message id, receive time, signed bytes.
+    pub async fn save_assertions(
+        &self,
+        batch: &[(HotspotRecord, [u8; 32], u64, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut keys: Vec<&PublicKey> = batch.iter().map(|(r, ..)| &r.key).collect();
+        keys.sort_unstable_by_key(|k| *k.as_bytes());
+        keys.dedup();
+        if keys.len() != batch.len() {
+            for (record, id, received_ms, message) in batch {
+                self.save_assertion(record, *id, *received_ms, message.clone())
+                    .await?;
+            }
+            return Ok(());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        bulk::insert_assertions(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores many published entropy values in one transaction.
+    pub async fn save_entropies(&self, entropies: &[Entropy]) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        bulk::insert_entropies(&mut tx, entropies).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Reports of `kind` that have no verdict yet, oldest first (to resume after a restart).
@@ -360,6 +372,19 @@ impl Store {
         for (key, state) in states {
             upsert_state(&mut tx, key, state).await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores many proof-of-coverage verdicts (with their witness verdicts and the hotspot
+    /// states they changed, in closing order) in one transaction, with multi-row statements:
+    /// the same rows as [`Store::save_poc`] called for each in turn.
+    pub async fn save_pocs(
+        &self,
+        pocs: &[(PocVerdict, Vec<(PublicKey, HotspotState)>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        bulk::insert_pocs(&mut tx, pocs).await?;
         tx.commit().await?;
         Ok(())
     }

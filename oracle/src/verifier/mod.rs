@@ -42,6 +42,10 @@ const CLOSE_GRACE_MS: u64 = 500;
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// How often the denylist is re-read from the database (where `oracle denylist apply` writes).
 const DENYLIST_RELOAD: Duration = Duration::from_secs(30);
+/// Proofs of coverage whose verdicts are stored together (one transaction, multi-row
+/// statements). A storage commit per proof of coverage bounded the verifier at a few hundred
+/// per second (one fsync each); see `docs/benchmarks.md`.
+pub const VERDICT_BATCH: usize = 512;
 
 /// Something the runner must know about.
 #[derive(Debug)]
@@ -54,7 +58,7 @@ pub enum Event {
 }
 
 /// Counters of what the runner has done.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifierStats {
     pub pocs: u64,
     pub valid_beacons: u64,
@@ -74,6 +78,17 @@ struct Pending {
 struct Closed {
     beacon_ms: u64,
     epoch: u64,
+}
+
+/// Verified proofs of coverage not stored yet, and what is needed to undo them in memory when
+/// storing fails (they then go back to pending, as before they were closed).
+#[derive(Debug, Default)]
+struct Unsaved {
+    verdicts: Vec<(PocVerdict, Vec<(PublicKey, state::HotspotState)>)>,
+    pendings: Vec<(Vec<u8>, Pending)>,
+    prior_states: HashMap<PublicKey, Option<state::HotspotState>>,
+    prior_closed: Vec<(Vec<u8>, Option<Closed>)>,
+    stats_before: VerifierStats,
 }
 
 /// The streaming verifier.
@@ -96,6 +111,8 @@ pub struct Verifier {
     params_source: governed::Source,
     stats: VerifierStats,
     stats_tx: tokio::sync::watch::Sender<VerifierStats>,
+    unsaved: Unsaved,
+    verdict_batch: usize,
 }
 
 impl Verifier {
@@ -124,7 +141,17 @@ impl Verifier {
             density_bucket: None,
             stats: VerifierStats::default(),
             stats_tx: tokio::sync::watch::channel(VerifierStats::default()).0,
+            unsaved: Unsaved::default(),
+            verdict_batch: VERDICT_BATCH,
         }
+    }
+
+    /// Stores verdicts `batch` proofs of coverage at a time (default [`VERDICT_BATCH`]); 1
+    /// stores each in its own transaction through [`Store::save_poc`], the path before
+    /// batching (kept to compare the two).
+    pub fn with_verdict_batch(mut self, batch: usize) -> Self {
+        self.verdict_batch = batch.max(1);
+        self
     }
 
     /// A receiver of the runner's counters.
@@ -280,15 +307,13 @@ impl Verifier {
             }
         }
         due.sort();
-        // On a storage error the report stays pending and is retried at the next tick.
+        // On a storage error the reports stay pending and are retried at the next tick.
         for (_, _, data) in due {
-            if let Some(pending) = self.pending.remove(&data)
-                && let Err(e) = self.close(&pending).await
-            {
-                self.pending.insert(data, pending);
-                return Err(e);
+            if let Some(pending) = self.pending.remove(&data) {
+                self.close(data, pending).await?;
             }
         }
+        self.store_unsaved().await?;
         for data in lone {
             if let Some(pending) = self.pending.remove(&data)
                 && let Err(e) = self.judge_lone(&data, &pending, now_ms).await
@@ -303,13 +328,21 @@ impl Verifier {
         Ok(())
     }
 
-    async fn close(&mut self, pending: &Pending) -> Result<(), StoreError> {
+    /// Verifies a proof of coverage and applies its verdict in memory; the verdict is stored
+    /// with the next batch ([`Verifier::store_unsaved`]). On an error `pending` is pending again.
+    async fn close(&mut self, data: Vec<u8>, pending: Pending) -> Result<(), StoreError> {
         let Some(beacon) = &pending.beacon else {
             return Ok(());
         };
-        self.use_params_of(self.params.epoch_of(beacon.received_ms))
-            .await?;
-        self.refresh(beacon.received_ms).await?;
+        let epoch = self.params.epoch_of(beacon.received_ms);
+        let prepared = match self.use_params_of(epoch).await {
+            Ok(()) => self.refresh(beacon.received_ms).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = prepared {
+            self.pending.insert(data, pending);
+            return Err(e);
+        }
         let verdict = self.registry.with(|hotspots| {
             let ctx = Context {
                 params: &self.params,
@@ -322,7 +355,7 @@ impl Verifier {
             };
             verify_poc(beacon, &pending.witnesses, &ctx)
         });
-        // Apply to the touched hotspots only; keep the result once it is stored.
+        // Apply to the touched hotspots only.
         let touched =
             std::iter::once(verdict.beaconer).chain(verdict.witnesses.iter().map(|w| w.witness));
         let mut next: StateBook = touched
@@ -333,16 +366,72 @@ impl Verifier {
             .iter()
             .filter_map(|k| next.get(k).map(|s| (*k, *s)))
             .collect();
-        self.store.save_poc(&verdict, &states).await?;
-        self.state.extend(states);
+        let unsaved = &mut self.unsaved;
+        if unsaved.verdicts.is_empty() {
+            unsaved.stats_before = self.stats;
+        }
+        for (key, _) in &states {
+            unsaved
+                .prior_states
+                .entry(*key)
+                .or_insert_with(|| self.state.get(key).copied());
+        }
+        let closed = Closed {
+            beacon_ms: beacon.received_ms,
+            epoch: verdict.epoch,
+        };
+        let previous = self.closed.insert(beacon.report.data.clone(), closed);
+        unsaved
+            .prior_closed
+            .push((beacon.report.data.clone(), previous));
+        self.state.extend(states.iter().copied());
         self.count(&verdict);
-        self.closed.insert(
-            beacon.report.data.clone(),
-            Closed {
-                beacon_ms: beacon.received_ms,
-                epoch: verdict.epoch,
-            },
-        );
+        self.unsaved.verdicts.push((verdict, states));
+        self.unsaved.pendings.push((data, pending));
+        if self.unsaved.verdicts.len() >= self.verdict_batch {
+            self.store_unsaved().await?;
+        }
+        Ok(())
+    }
+
+    /// Stores every verified, unsaved proof of coverage in one transaction. When that fails,
+    /// their effects on memory are undone and they are pending again.
+    async fn store_unsaved(&mut self) -> Result<(), StoreError> {
+        if self.unsaved.verdicts.is_empty() {
+            return Ok(());
+        }
+        let result = if self.verdict_batch <= 1 {
+            let mut result = Ok(());
+            for (verdict, states) in &self.unsaved.verdicts {
+                result = self.store.save_poc(verdict, states).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            result
+        } else {
+            self.store.save_pocs(&self.unsaved.verdicts).await
+        };
+        let unsaved = std::mem::take(&mut self.unsaved);
+        if let Err(e) = result {
+            for (key, prior) in unsaved.prior_states {
+                match prior {
+                    Some(s) => self.state.insert(key, s),
+                    None => self.state.remove(&key),
+                };
+            }
+            for (data, prior) in unsaved.prior_closed.into_iter().rev() {
+                match prior {
+                    Some(c) => self.closed.insert(data, c),
+                    None => self.closed.remove(&data),
+                };
+            }
+            self.stats = unsaved.stats_before;
+            self.pending.extend(unsaved.pendings);
+            return Err(e);
+        }
+        // Progress for long catch-ups (a restart with many stored reports).
+        self.stats_tx.send_replace(self.stats);
         Ok(())
     }
 
@@ -445,6 +534,8 @@ impl Verifier {
         if self.density_bucket == Some(bucket) {
             return Ok(());
         }
+        // The refresh reads stored verdicts: store the ones verified so far first.
+        self.store_unsaved().await?;
         let start = bucket * refresh_ms;
         let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
         let mut active: Vec<(PublicKey, u64)> = self.registry.with(|hotspots| {

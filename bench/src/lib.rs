@@ -1,0 +1,19 @@
+//! The benchmark suite at Helium scale (issue #6): `bench all --scale 0.01|0.1|1` measures
+//! every figure in one run, prints a table and writes JSON. See `docs/benchmarks.md`.
+//!
+//! # Layout
+//! - [`sigs`]: figure 1, ed25519 verification throughput (single, batch; one and all cores).
+//! - [`ingest`]: figure 2, QUIC ingest into a real oracle from a separate client process.
+//! - [`day`]: the synthetic Helium-peak day (pure, seeded, parallel generation).
+//! - [`load`]: figure 3, loading the day through the oracle's store code.
+//! - [`verify`]: figure 3, the oracle's verifier over the stored day; verdict digest.
+//! - [`suite`]: running the figures, the table and the JSON (figure 4, rewards, has its slot).
+//! - [`dbs`]: scratch databases, removed after each figure.
+
+pub mod day;
+pub mod dbs;
+pub mod ingest;
+pub mod load;
+pub mod sigs;
+pub mod suite;
+pub mod verify;

@@ -1,0 +1,175 @@
+//! Figure 3, second half: the oracle's streaming verifier over the stored day, exactly as after
+//! a restart (`Verifier::run` resumes every report without a verdict), with its clock past the
+//! day's end, then flushed: every proof of coverage verified, density-scaled (HIP 17 map
+//! rebuilt every `density_refresh`) and its verdicts stored.
+
+use crate::day::{DAY_MS, DAY_START_MS};
+use oracle::registry::Registry;
+use oracle::store::{Store, StoreError};
+use oracle::verifier::{Event, Verifier, VerifierParams, VerifierStats};
+use schemas::clock::Clock;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A clock stopped at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub u64);
+
+impl Clock for FixedClock {
+    fn now_ns(&self) -> u64 {
+        self.0.saturating_mul(1_000_000)
+    }
+    fn to_real(&self, simulated: Duration) -> Duration {
+        simulated
+    }
+}
+
+/// What the verification did and cost.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct VerifyStats {
+    pub wall_s: f64,
+    /// Peak resident memory of the verifying process (`VmHWM`), bytes.
+    pub peak_rss_bytes: u64,
+    pub stats: VerifierStats,
+    /// SHA-256 over every stored verdict (see [`verdict_digest`]).
+    pub verdict_digest: String,
+}
+
+/// Errors of the verification run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("the verifier stopped before the flush finished")]
+    Stopped,
+}
+
+/// Peak resident set size of this process, bytes (0 where `/proc` is missing).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Verifies every stored report of the day in `url` with `params`, storing verdicts
+/// `verdict_batch` proofs of coverage per transaction (see `Verifier::with_verdict_batch`);
+/// prints progress to stderr.
+pub async fn verify_day(
+    url: &str,
+    params: VerifierParams,
+    verdict_batch: usize,
+) -> Result<VerifyStats, VerifyError> {
+    let start = Instant::now();
+    let store = Store::new(db::Db::connect(url).await?);
+    let registry = Registry::load(&store).await?;
+    let clock = Arc::new(FixedClock(DAY_START_MS + DAY_MS + 3_600_000));
+    let verifier =
+        Verifier::new(store.clone(), registry, params, clock).with_verdict_batch(verdict_batch);
+    let stats = verifier.stats();
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(verifier.run(rx, async {
+        let _ = stopped.await;
+    }));
+    let (done, mut wait) = tokio::sync::oneshot::channel();
+    events
+        .send(Event::Flush(done))
+        .map_err(|_| VerifyError::Stopped)?;
+    let mut progress = tokio::time::interval(Duration::from_secs(10));
+    progress.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut wait => { result.map_err(|_| VerifyError::Stopped)?; break; }
+            _ = progress.tick() => {
+                let s = *stats.borrow();
+                eprintln!("  verified {} beacons, {} witnesses ({:.0} s)", s.pocs, s.witness_verdicts, start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let _ = stop.send(());
+    match task.await {
+        Ok(result) => result?,
+        Err(_) => return Err(VerifyError::Stopped),
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    let stats = *stats.borrow();
+    let verdict_digest = verdict_digest(&store).await?;
+    store.db().close().await;
+    Ok(VerifyStats {
+        wall_s,
+        peak_rss_bytes: peak_rss_bytes(),
+        stats,
+        verdict_digest,
+    })
+}
+
+/// SHA-256 over every stored verdict (proofs of coverage, witness verdicts, hotspot states)
+/// in key order: equal digests mean identical verification results.
+pub async fn verdict_digest(store: &Store) -> Result<String, sqlx::Error> {
+    let mut hasher = Sha256::new();
+    let queries: [&'static str; 3] = [
+        "SELECT beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, location, \
+         hex_scale_e4, reward_units_e4, witness_reports, valid_witnesses, selected_witnesses, passed_regular \
+         FROM pocs ORDER BY beacon_id",
+        "SELECT witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, side, measured, \
+         threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm \
+         FROM witness_verdicts ORDER BY witness_id",
+        "SELECT hotspot_key, last_beacon_ms, last_witness_ms, last_reciprocal_beacon_ms, last_active_ms \
+         FROM hotspot_state ORDER BY hotspot_key",
+    ];
+    for sql in queries {
+        let mut rows = sqlx::query(sql).fetch(store.db().pool());
+        use futures::StreamExt;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            for i in 0..row.len() {
+                hash_column(&mut hasher, &row, i);
+            }
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Hashes one column by the type of its value, so both backends hash the same data alike.
+fn hash_column(hasher: &mut Sha256, row: &sqlx::any::AnyRow, i: usize) {
+    use sqlx::{TypeInfo, ValueRef};
+    let name = match row.try_get_raw(i) {
+        Ok(raw) if raw.is_null() => {
+            hasher.update("null\0");
+            return;
+        }
+        Ok(raw) => raw.type_info().name().to_ascii_uppercase(),
+        Err(_) => String::new(),
+    };
+    if name.contains("BLOB") || name.contains("BYTEA") {
+        hasher.update(b"b");
+        hasher.update(row.try_get::<Vec<u8>, _>(i).unwrap_or_default());
+    } else if name.contains("TEXT") || name.contains("CHAR") {
+        hasher.update(format!(
+            "s{}",
+            row.try_get::<String, _>(i).unwrap_or_default()
+        ));
+    } else if name.contains("INT") {
+        hasher.update(format!("i{}", row.try_get::<i64, _>(i).unwrap_or_default()));
+    } else if name.contains("DOUBLE") || name.contains("REAL") || name.contains("FLOAT") {
+        // Nine significant digits: trust statistics differ run to run in their last bits
+        // (summation order), which is not a different verdict.
+        let v = row.try_get::<f64, _>(i).unwrap_or_default();
+        hasher.update(format!("f{v:.8e}"));
+    } else {
+        hasher.update(format!("?{name}"));
+    }
+    hasher.update([0u8]);
+}

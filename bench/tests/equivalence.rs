@@ -1,0 +1,54 @@
+//! The optimised paths store exactly what the paths before them stored: a small synthetic day
+//! is loaded report by report and verified one transaction per proof of coverage (the
+//! unoptimised path), and loaded with multi-row statements and verified in batches (the
+//! optimised one), on SQLite and PostgreSQL; every verdict must be the same on all four.
+
+use bench::day::{DayConfig, Network, real_positions};
+use bench::load::load_with;
+use bench::verify::verify_day;
+use oracle::store::Store;
+use oracle::verifier::{VERDICT_BATCH, VerifierParams};
+
+fn network() -> Network {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/hotspots");
+    let real = real_positions(&dir).expect("real hotspot positions");
+    Network::build(
+        DayConfig {
+            scale: 0.0002,
+            seed: 11,
+        },
+        &real,
+    )
+    .expect("network")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_paths_store_the_same_verdicts_as_the_unbatched_ones() {
+    let network = network();
+    let mut digests = Vec::new();
+    for name in ["sqlite", "postgres"] {
+        for optimised in [false, true] {
+            let fresh = match name {
+                "sqlite" => db::test_support::sqlite().await,
+                _ => db::test_support::postgres().await,
+            }
+            .expect("fresh database");
+            let store = Store::new(fresh.db.clone());
+            let loaded = load_with(&network, &store, !optimised).await.expect("load");
+            assert_eq!(loaded.hotspots, 200);
+            assert!(loaded.witnesses > loaded.beacons, "{loaded:?}");
+            let batch = if optimised { VERDICT_BATCH } else { 1 };
+            let result = verify_day(&fresh.url, VerifierParams::default(), batch)
+                .await
+                .expect("verify");
+            assert_eq!(result.stats.pocs, loaded.beacons);
+            assert_eq!(result.stats.witness_verdicts, loaded.witnesses);
+            assert!(result.stats.valid_witnesses > 0, "{:?}", result.stats);
+            digests.push((name, optimised, result.verdict_digest));
+        }
+    }
+    let first = &digests[0].2;
+    for (name, optimised, digest) in &digests {
+        assert_eq!(digest, first, "{name}, optimised {optimised}: {digests:?}");
+    }
+}
