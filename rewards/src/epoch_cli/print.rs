@@ -234,7 +234,7 @@ pub fn approvals(
         ),
         None => println!("epoch {epoch}: no stored manifest"),
     }
-    println!("{:<46}{:<66}{}", "signer", "manifest hash", "signed (UTC)");
+    println!("{:<46}{:<66}signed (UTC)", "signer", "manifest hash");
     for (approval, signed_ms) in list {
         let file = ApprovalFile::from_approval(approval);
         println!(
