@@ -61,17 +61,9 @@ mod tests {
     use crate::test_support;
 
     async fn apply(pool: &AnyPool, set: &ParameterSet) {
-        sqlx::query(
-            "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
-             VALUES ($1, $2, $3, $4, 0)",
-        )
-        .bind(set.version as i64)
-        .bind(set.effective_epoch as i64)
-        .bind(set.hash().to_vec())
-        .bind(set.to_toml())
-        .execute(pool)
-        .await
-        .expect("insert");
+        test_support::apply_parameters(pool, set)
+            .await
+            .expect("insert");
     }
 
     #[tokio::test]

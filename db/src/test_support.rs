@@ -108,3 +108,22 @@ impl Db {
         })
     }
 }
+
+/// Stores `set` in `parameter_sets` as applied governance would, without its signatures (tests
+/// that need a parameter set in force; `rewards governance apply` is the real path).
+pub async fn apply_parameters(
+    pool: &sqlx::AnyPool,
+    set: &schemas::parameters::ParameterSet,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
+         VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(i64::try_from(set.version).unwrap_or(i64::MAX))
+    .bind(i64::try_from(set.effective_epoch).unwrap_or(i64::MAX))
+    .bind(set.hash().to_vec())
+    .bind(set.to_toml())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -135,17 +135,9 @@ async fn apply_version_2(database_url: &str) {
         .expect("toml"),
         ..ParameterSet::default()
     };
-    sqlx::query(
-        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
-         VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(2i64)
-    .bind(EPOCH as i64)
-    .bind(set.hash().to_vec())
-    .bind(set.to_toml())
-    .execute(db.pool())
-    .await
-    .expect("insert");
+    db::test_support::apply_parameters(db.pool(), &set)
+        .await
+        .expect("insert");
     db.close().await;
 }
 

@@ -254,17 +254,9 @@ pub fn genesis() -> ParameterSet {
 
 /// Applies a parameter set (as governance would, signatures aside).
 pub async fn apply(pool: &AnyPool, set: &ParameterSet) {
-    exec(
-        pool,
-        sqlx::query(
-            "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) VALUES ($1, $2, $3, $4, 0)",
-        )
-        .bind(set.version as i64)
-        .bind(set.effective_epoch as i64)
-        .bind(set.hash().to_vec())
-        .bind(set.to_toml()),
-    )
-    .await;
+    db::test_support::apply_parameters(pool, set)
+        .await
+        .expect("apply parameters");
 }
 
 /// The test genesis set, a network with its assertions (a year before the epoch) and one day

@@ -176,17 +176,9 @@ pub fn parameters(per_epoch: u64) -> ParameterSet {
 
 /// Applies `set` as governance would (`parameter_sets`).
 pub async fn apply_parameters(pool: &AnyPool, set: &ParameterSet) {
-    sqlx::query(
-        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
-         VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(set.version as i64)
-    .bind(set.effective_epoch as i64)
-    .bind(set.hash().to_vec())
-    .bind(set.to_toml())
-    .execute(pool)
-    .await
-    .expect("apply parameters");
+    db::test_support::apply_parameters(pool, set)
+        .await
+        .expect("apply parameters");
 }
 
 /// A settable clock.

@@ -87,17 +87,9 @@ async fn apply_parameters(pool: &AnyPool) {
     };
     set.emission.per_epoch = 100_000_000_000;
     set.emission.genesis_epoch = 0;
-    sqlx::query(
-        "INSERT INTO parameter_sets (version, effective_epoch, hash, parameters, applied_ms) \
-         VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(set.version as i64)
-    .bind(set.effective_epoch as i64)
-    .bind(set.hash().to_vec())
-    .bind(set.to_toml())
-    .execute(pool)
-    .await
-    .expect("apply parameters");
+    db::test_support::apply_parameters(pool, &set)
+        .await
+        .expect("apply parameters");
 }
 
 fn manifest(owners: usize) -> RewardManifest {
