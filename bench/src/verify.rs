@@ -83,21 +83,37 @@ pub async fn verify_day(
     let task = tokio::spawn(verifier.run(rx, async {
         let _ = stopped.await;
     }));
-    let (done, mut wait) = tokio::sync::oneshot::channel();
+    let (done, wait) = tokio::sync::oneshot::channel();
     events
         .send(Event::Flush(done))
         .map_err(|_| VerifyError::Stopped)?;
-    let mut progress = tokio::time::interval(Duration::from_secs(10));
-    progress.tick().await;
-    loop {
-        tokio::select! {
-            result = &mut wait => { result.map_err(|_| VerifyError::Stopped)?; break; }
-            _ = progress.tick() => {
-                let s = *stats.borrow();
-                eprintln!("  verified {} beacons, {} witnesses ({:.0} s)", s.pocs, s.witness_verdicts, start.elapsed().as_secs_f64());
+    // Progress from a plain thread: the verifier keeps the runtime's workers busy.
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let printer = {
+        let finished = Arc::clone(&finished);
+        let stats = stats.clone();
+        std::thread::spawn(move || {
+            let mut waited = Duration::ZERO;
+            while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                waited += Duration::from_millis(200);
+                if waited >= Duration::from_secs(10) {
+                    waited = Duration::ZERO;
+                    let s = *stats.borrow();
+                    eprintln!(
+                        "  verified {} beacons, {} witnesses ({:.0} s)",
+                        s.pocs,
+                        s.witness_verdicts,
+                        start.elapsed().as_secs_f64()
+                    );
+                }
             }
-        }
-    }
+        })
+    };
+    let flushed = wait.await;
+    finished.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = printer.join();
+    flushed.map_err(|_| VerifyError::Stopped)?;
     let _ = stop.send(());
     match task.await {
         Ok(result) => result?,
