@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let params = oracle::verifier::VerifierParams::for_ruleset(ruleset);
             let result =
-                bench::verify::verify_day(&database_url, params, oracle::verifier::VERDICT_BATCH)
+                bench::verify::verify_day(&database_url, params, bench::verify::Paths::Optimised)
                     .await?;
             println!("{}", serde_json::to_string(&result)?);
         }

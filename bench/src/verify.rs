@@ -6,7 +6,9 @@
 use crate::day::{DAY_MS, DAY_START_MS};
 use oracle::registry::Registry;
 use oracle::store::{Store, StoreError};
-use oracle::verifier::{Event, Verifier, VerifierParams, VerifierStats};
+use oracle::verifier::{
+    Event, RESUME_WINDOW_MS, VERDICT_BATCH, Verifier, VerifierParams, VerifierStats,
+};
 use schemas::clock::Clock;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -63,20 +65,35 @@ pub fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Verifies every stored report of the day in `url` with `params`, storing verdicts
-/// `verdict_batch` proofs of coverage per transaction (see `Verifier::with_verdict_batch`);
-/// prints progress to stderr.
+/// Which verifier paths [`verify_day`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paths {
+    /// Verdicts stored in batches of [`VERDICT_BATCH`], the backlog read in windows of
+    /// [`RESUME_WINDOW_MS`] (what the oracle does).
+    Optimised,
+    /// One transaction per proof of coverage and the whole backlog read at once: the paths
+    /// before the optimisations, kept to show they store the same verdicts.
+    Before,
+}
+
+/// Verifies every stored report of the day in `url` with `params` through `paths`; prints
+/// progress to stderr.
 pub async fn verify_day(
     url: &str,
     params: VerifierParams,
-    verdict_batch: usize,
+    paths: Paths,
 ) -> Result<VerifyStats, VerifyError> {
     let start = Instant::now();
     let store = Store::new(db::Db::connect(url).await?);
     let registry = Registry::load(&store).await?;
     let clock = Arc::new(FixedClock(DAY_START_MS + DAY_MS + 3_600_000));
-    let verifier =
-        Verifier::new(store.clone(), registry, params, clock).with_verdict_batch(verdict_batch);
+    let verifier = Verifier::new(store.clone(), registry, params, clock);
+    let verifier = match paths {
+        Paths::Optimised => verifier
+            .with_verdict_batch(VERDICT_BATCH)
+            .with_resume_window(RESUME_WINDOW_MS),
+        Paths::Before => verifier.with_verdict_batch(1).with_resume_window(u64::MAX),
+    };
     let stats = verifier.stats();
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

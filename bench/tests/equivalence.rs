@@ -1,13 +1,13 @@
 //! The optimised paths store exactly what the paths before them stored: a small synthetic day
-//! is loaded report by report and verified one transaction per proof of coverage (the
-//! unoptimised path), and loaded with multi-row statements and verified in batches (the
-//! optimised one), on SQLite and PostgreSQL; every verdict must be the same on all four.
+//! is loaded report by report and verified one transaction per proof of coverage with the whole
+//! backlog read at once (the unoptimised paths), and loaded with multi-row statements and
+//! verified in batches, the backlog read in windows (the optimised ones), on SQLite and PostgreSQL; every verdict must be the same on all four.
 
 use bench::day::{DayConfig, Network, real_positions};
 use bench::load::load_with;
-use bench::verify::verify_day;
+use bench::verify::{Paths, verify_day};
 use oracle::store::Store;
-use oracle::verifier::{VERDICT_BATCH, VerifierParams};
+use oracle::verifier::VerifierParams;
 
 fn network() -> Network {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/hotspots");
@@ -37,8 +37,12 @@ async fn batched_paths_store_the_same_verdicts_as_the_unbatched_ones() {
             let loaded = load_with(&network, &store, !optimised).await.expect("load");
             assert_eq!(loaded.hotspots, 200);
             assert!(loaded.witnesses > loaded.beacons, "{loaded:?}");
-            let batch = if optimised { VERDICT_BATCH } else { 1 };
-            let result = verify_day(&fresh.url, VerifierParams::default(), batch)
+            let paths = if optimised {
+                Paths::Optimised
+            } else {
+                Paths::Before
+            };
+            let result = verify_day(&fresh.url, VerifierParams::default(), paths)
                 .await
                 .expect("verify");
             assert_eq!(result.stats.pocs, loaded.beacons);

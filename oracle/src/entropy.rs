@@ -1,7 +1,7 @@
 //! Entropy: a new unpredictable, signed value every tick. It is stored before it is served, so
 //! the verifier can always find the entropy a beacon names.
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::verifier::Event;
 use schemas::Keypair;
 use schemas::clock::SharedClock;
@@ -31,7 +31,23 @@ pub fn make_entropy(key: &Keypair, now_ms: u64) -> Entropy {
     entropy
 }
 
-/// Publishes entropy every `tick` until `shutdown`.
+/// Stores one new entropy value, then hands it to the verifier and serves it.
+pub async fn publish(
+    key: &Keypair,
+    store: &Store,
+    clock: &SharedClock,
+    board: &watch::Sender<Option<Entropy>>,
+    verifier: &mpsc::UnboundedSender<Event>,
+) -> Result<(), StoreError> {
+    let entropy = make_entropy(key, clock.now_ms());
+    store.save_entropy(&entropy).await?;
+    let _ = verifier.send(Event::Entropy(entropy.clone()));
+    board.send_replace(Some(entropy));
+    Ok(())
+}
+
+/// Publishes entropy every `tick` until `shutdown`, the first value one tick from now (the
+/// oracle publishes one before it listens, see [`publish`]).
 pub async fn run(
     key: Keypair,
     store: Store,
@@ -43,19 +59,12 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     loop {
-        let entropy = make_entropy(&key, clock.now_ms());
-        match store.save_entropy(&entropy).await {
-            Ok(()) => {
-                let _ = verifier.send(Event::Entropy(entropy.clone()));
-                board.send_replace(Some(entropy));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not store entropy; keeping the previous value")
-            }
-        }
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(clock.to_real(tick)) => {}
+        }
+        if let Err(e) = publish(&key, &store, &clock, &board, &verifier).await {
+            tracing::error!(error = %e, "could not store entropy; keeping the previous value");
         }
     }
 }

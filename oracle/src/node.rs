@@ -81,6 +81,8 @@ impl Oracle {
             }
         }));
         let (board, board_rx) = watch::channel(None);
+        // Agents ask for entropy as soon as they connect: have one before listening.
+        entropy::publish(&key, &store, &clock, &board, &events_tx).await?;
         tasks.push(tokio::spawn(entropy::run(
             key.clone(),
             store.clone(),

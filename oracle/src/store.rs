@@ -254,17 +254,37 @@ impl Store {
 
     /// Reports of `kind` that have no verdict yet, oldest first (to resume after a restart).
     pub async fn unverified(&self, kind: ReportKind) -> Result<Vec<StoredReport>, StoreError> {
+        self.unverified_between(kind, 0, i64::MAX as u64).await
+    }
+
+    /// Reports of `kind` received in `[from_ms, to_ms)` that have no verdict yet, oldest first.
+    /// The restart backlog is read a window at a time with this, so memory does not grow with
+    /// it.
+    pub async fn unverified_between(
+        &self,
+        kind: ReportKind,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<StoredReport>, StoreError> {
         let sql = match kind {
             ReportKind::Beacon => {
                 "SELECT r.id, r.received_ms, r.message FROM beacon_reports r \
-                 LEFT JOIN pocs p ON p.beacon_id = r.id WHERE p.beacon_id IS NULL ORDER BY r.received_ms, r.id"
+                 LEFT JOIN pocs p ON p.beacon_id = r.id \
+                 WHERE p.beacon_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2 \
+                 ORDER BY r.received_ms, r.id"
             }
             ReportKind::Witness => {
                 "SELECT r.id, r.received_ms, r.message FROM witness_reports r \
-                 LEFT JOIN witness_verdicts v ON v.witness_id = r.id WHERE v.witness_id IS NULL ORDER BY r.received_ms, r.id"
+                 LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
+                 WHERE v.witness_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2 \
+                 ORDER BY r.received_ms, r.id"
             }
         };
-        let rows = sqlx::query(sql).fetch_all(self.db.pool()).await?;
+        let rows = sqlx::query(sql)
+            .bind(clamp_ms(from_ms))
+            .bind(clamp_ms(to_ms))
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(StoredReport {
@@ -275,6 +295,27 @@ impl Store {
             })
             .collect()
     }
+
+    /// The earliest receive time at or after `from_ms` of a report of either kind without a
+    /// verdict; `None` when there is none.
+    pub async fn next_unverified_ms(&self, from_ms: u64) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(t) AS t FROM ( \
+             SELECT MIN(r.received_ms) AS t FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
+             WHERE p.beacon_id IS NULL AND r.received_ms >= $1 \
+             UNION ALL \
+             SELECT MIN(r.received_ms) AS t FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
+             WHERE v.witness_id IS NULL AND r.received_ms >= $1) AS m",
+        )
+        .bind(clamp_ms(from_ms))
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?.map(|t| t.max(0) as u64))
+    }
+}
+
+fn clamp_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 use crate::trust::EdgeEvidence;

@@ -325,8 +325,12 @@ pub fn evaluate(
     let mut table = TrustTable::default();
     let owner = |k: &PublicKey| owners.get(k).copied().unwrap_or(*k);
     // 1. Radio statistics per witnessing hotspot.
+    // Summed in key order: float addition is not associative, and the same evidence must give
+    // the same measured values (bit for bit) on every run and machine.
+    let mut ordered: Vec<(&(PublicKey, PublicKey), &EdgeEvidence)> = edges.iter().collect();
+    ordered.sort_unstable_by_key(|(edge, _)| **edge);
     let mut per_witness: BTreeMap<PublicKey, EdgeEvidence> = BTreeMap::new();
-    for ((_, witness), e) in edges {
+    for ((_, witness), e) in ordered {
         per_witness.entry(*witness).or_default().merge(e);
     }
     for (witness, e) in &per_witness {
@@ -499,6 +503,9 @@ fn propagate(
     }
 }
 
+const KEY_MIN: PublicKey = PublicKey::from_bytes([0; 32]);
+const KEY_MAX: PublicKey = PublicKey::from_bytes([0xff; 32]);
+
 fn explain_unconfirmed(
     table: &mut TrustTable,
     evidence: &BTreeSet<(PublicKey, PublicKey)>,
@@ -511,9 +518,9 @@ fn explain_unconfirmed(
             if table.trusted.contains(k) || table.distrusted.contains_key(k) {
                 continue;
             }
+            // Evidence is ordered by (beaconer, witness): k's witnesses are one range.
             let witnesses: BTreeSet<PublicKey> = evidence
-                .iter()
-                .filter(|(b, _)| b == k)
+                .range((*k, KEY_MIN)..=(*k, KEY_MAX))
                 .map(|(_, w)| *w)
                 .collect();
             let owners = witnesses.iter().map(owner).collect::<BTreeSet<_>>().len();

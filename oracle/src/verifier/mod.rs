@@ -40,6 +40,8 @@ use tokio::sync::{mpsc, oneshot};
 const CLOSE_GRACE_MS: u64 = 500;
 /// Pause after a storage error before the open proofs of coverage are retried.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Receive time read back per step when resuming a backlog after a restart.
+pub const RESUME_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// How often the denylist is re-read from the database (where `oracle denylist apply` writes).
 const DENYLIST_RELOAD: Duration = Duration::from_secs(30);
 /// Proofs of coverage whose verdicts are stored together (one transaction, multi-row
@@ -113,6 +115,7 @@ pub struct Verifier {
     stats_tx: tokio::sync::watch::Sender<VerifierStats>,
     unsaved: Unsaved,
     verdict_batch: usize,
+    resume_window_ms: u64,
 }
 
 impl Verifier {
@@ -143,6 +146,7 @@ impl Verifier {
             stats_tx: tokio::sync::watch::channel(VerifierStats::default()).0,
             unsaved: Unsaved::default(),
             verdict_batch: VERDICT_BATCH,
+            resume_window_ms: RESUME_WINDOW_MS,
         }
     }
 
@@ -151,6 +155,14 @@ impl Verifier {
     /// batching (kept to compare the two).
     pub fn with_verdict_batch(mut self, batch: usize) -> Self {
         self.verdict_batch = batch.max(1);
+        self
+    }
+
+    /// Reads a restart backlog `window_ms` of receive time at a time (default
+    /// [`RESUME_WINDOW_MS`]); `u64::MAX` reads it all at once, the path before windows (kept to
+    /// compare the two).
+    pub fn with_resume_window(mut self, window_ms: u64) -> Self {
+        self.resume_window_ms = window_ms.max(1);
         self
     }
 
@@ -206,24 +218,59 @@ impl Verifier {
         }
         self.state = self.store.hotspot_states().await?.into_iter().collect();
         self.denylist = self.store.denylist().await?;
-        let beacons = self.store.unverified(ReportKind::Beacon).await?;
-        let witnesses = self.store.unverified(ReportKind::Witness).await?;
-        if !beacons.is_empty() || !witnesses.is_empty() {
+        // The backlog is read one window of receive time at a time, and each window's proofs
+        // of coverage are closed before the next is read (as if the oracle had been running),
+        // so memory is bounded by a window's reports, not by the backlog.
+        let now = self.clock.now_ms();
+        let mut resumed = (0u64, 0u64);
+        let mut next = self.store.next_unverified_ms(0).await?;
+        while let Some(first) = next.filter(|t| *t <= now) {
+            let from = first - first % self.resume_window_ms;
+            let to = from.saturating_add(self.resume_window_ms);
+            let beacons = self
+                .store
+                .unverified_between(ReportKind::Beacon, from, to)
+                .await?;
+            let witnesses = self
+                .store
+                .unverified_between(ReportKind::Witness, from, to)
+                .await?;
+            resumed.0 += beacons.len() as u64;
+            resumed.1 += witnesses.len() as u64;
+            for report in beacons {
+                if let Some(beacon) = decode::<BeaconReport>(&report) {
+                    self.add(Event::Beacon(beacon));
+                }
+            }
+            for report in witnesses {
+                if let Some(witness) = decode::<WitnessReport>(&report) {
+                    self.add(Event::Witness(witness));
+                }
+            }
+            if to > now {
+                // The rest is closed by the clock, as live reports are.
+                break;
+            }
+            while let Err(e) = self.close_due(to).await {
+                tracing::error!(error = %e, "could not store verdicts while resuming; retrying");
+                tokio::time::sleep(STORE_RETRY).await;
+            }
+            if (resumed.0 + resumed.1) > 0 && from / 3_600_000 != to / 3_600_000 {
+                tracing::info!(
+                    beacons = resumed.0,
+                    witnesses = resumed.1,
+                    up_to_ms = to,
+                    "resuming verification of stored reports"
+                );
+            }
+            next = self.store.next_unverified_ms(to).await?;
+        }
+        if resumed != (0, 0) {
             tracing::info!(
-                beacons = beacons.len(),
-                witnesses = witnesses.len(),
-                "resuming verification of stored reports"
+                beacons = resumed.0,
+                witnesses = resumed.1,
+                "stored reports read back for verification"
             );
-        }
-        for report in beacons {
-            if let Some(beacon) = decode::<BeaconReport>(&report) {
-                self.add(Event::Beacon(beacon));
-            }
-        }
-        for report in witnesses {
-            if let Some(witness) = decode::<WitnessReport>(&report) {
-                self.add(Event::Witness(witness));
-            }
         }
         Ok(())
     }
