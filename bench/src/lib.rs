@@ -7,13 +7,16 @@
 //! - [`day`]: the synthetic Helium-peak day (pure, seeded, parallel generation).
 //! - [`load`]: figure 3, loading the day through the oracle's store code.
 //! - [`verify`]: figure 3, the oracle's verifier over the stored day; verdict digest.
-//! - [`suite`]: running the figures, the table and the JSON (figure 4, rewards, has its slot).
+//! - [`rewards`]: figure 4, the day's epoch rewards from the database, and the reward math alone
+//!   at 1 M hotspots.
+//! - [`suite`]: running the figures, the table and the JSON.
 //! - [`dbs`]: scratch databases, removed after each figure.
 
 pub mod day;
 pub mod dbs;
 pub mod ingest;
 pub mod load;
+pub mod rewards;
 pub mod sigs;
 pub mod suite;
 pub mod verify;

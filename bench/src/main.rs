@@ -27,6 +27,19 @@ enum Command {
         #[arg(long, default_value = "default")]
         ruleset: oracle::verifier::params::Ruleset,
     },
+    /// Computes the synthetic day's epoch rewards from a verified database (started by `all`):
+    /// prints its result as JSON.
+    RewardsEpoch {
+        #[arg(long)]
+        database_url: String,
+    },
+    /// The reward math alone over seeded activity (started by `all`): prints its result as JSON.
+    RewardsCore {
+        #[arg(long, default_value_t = 1_000_000)]
+        hotspots: u64,
+        #[arg(long, default_value_t = 6)]
+        seed: u64,
+    },
     /// Generates the synthetic day and loads it into a database (to verify or profile apart).
     LoadDay {
         #[arg(long)]
@@ -77,6 +90,14 @@ async fn main() -> anyhow::Result<()> {
             let result =
                 bench::verify::verify_day(&database_url, params, bench::verify::Paths::Optimised)
                     .await?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        Command::RewardsEpoch { database_url } => {
+            let result = bench::rewards::epoch_run(&database_url).await?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        Command::RewardsCore { hotspots, seed } => {
+            let result = bench::rewards::core_run(hotspots, seed)?;
             println!("{}", serde_json::to_string(&result)?);
         }
         Command::LoadDay {

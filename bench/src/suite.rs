@@ -4,6 +4,7 @@ use crate::day::{DayConfig, Network, real_positions};
 use crate::dbs::{Backend, Scratch};
 use crate::ingest::{IngestConfig, IngestResult};
 use crate::load::LoadStats;
+use crate::rewards::{CoreRun, EpochRun};
 use crate::sigs::SigRates;
 use crate::verify::VerifyStats;
 use anyhow::Context;
@@ -48,8 +49,11 @@ pub struct SuiteConfig {
     /// trust) or `helium` (Helium's checks only).
     #[arg(long, default_value = "default")]
     pub ruleset: String,
-    /// Which figures: any of sigs, ingest, day.
-    #[arg(long, value_delimiter = ',', default_values_t = ["sigs".to_string(), "ingest".to_string(), "day".to_string()])]
+    /// Hotspots of figure 4's reward-math run (`bench rewards-core`).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rewards_hotspots: u64,
+    /// Which figures: any of sigs, ingest, day, rewards (the day's epoch needs `day`).
+    #[arg(long, value_delimiter = ',', default_values_t = ["sigs".to_string(), "ingest".to_string(), "day".to_string(), "rewards".to_string()])]
     pub only: Vec<String>,
 }
 
@@ -60,6 +64,17 @@ pub struct DayResult {
     pub load: LoadStats,
     pub verify: VerifyStats,
     pub database_bytes: u64,
+    /// Figure 4 on this database: the day's epoch computed twice, each in its own process.
+    pub rewards: Vec<EpochRun>,
+}
+
+/// Figure 4.
+#[derive(Debug, Clone, Serialize)]
+pub struct RewardsResult {
+    /// Every epoch run on every database gave the same manifest hash.
+    pub same_hash_everywhere: Option<bool>,
+    /// The reward math alone (`bench rewards-core`).
+    pub core: CoreRun,
 }
 
 /// Everything one run measured.
@@ -72,8 +87,8 @@ pub struct SuiteResult {
     pub sigs: Option<SigRates>,
     pub ingest: Vec<(Backend, IngestResult)>,
     pub day: Vec<DayResult>,
-    /// Figure 4 (epoch rewards for every hotspot): measured once `rewards::compute` exists.
-    pub rewards: Option<serde_json::Value>,
+    /// Figure 4 (epoch rewards for every hotspot).
+    pub rewards: Option<RewardsResult>,
 }
 
 /// Where it ran.
@@ -169,10 +184,10 @@ pub async fn run(config: &SuiteConfig) -> anyhow::Result<SuiteResult> {
         );
         for &backend in &config.db {
             let scratch = scratch(config, backend, "day").await?;
-            let outcome = day(&network, &scratch, &config.ruleset).await;
+            let outcome = day(&network, &scratch, &config.ruleset, wants("rewards")).await;
             let database_bytes = scratch.size_bytes().await.unwrap_or(0);
             scratch.remove().await?;
-            let (load, verify) = outcome?;
+            let (load, verify, rewards) = outcome?;
             eprintln!(
                 "  {backend}: verified in {:.1} s, peak RSS {:.0} MiB",
                 verify.wall_s,
@@ -183,8 +198,39 @@ pub async fn run(config: &SuiteConfig) -> anyhow::Result<SuiteResult> {
                 load,
                 verify,
                 database_bytes,
+                rewards,
             });
         }
+    }
+    if wants("rewards") {
+        eprintln!(
+            "figure 4: reward math for {} hotspots (separate process)",
+            config.rewards_hotspots
+        );
+        let output = subprocess(&[
+            "rewards-core".into(),
+            "--hotspots".into(),
+            config.rewards_hotspots.to_string(),
+            "--seed".into(),
+            config.seed.to_string(),
+        ])
+        .await?;
+        let core: CoreRun =
+            serde_json::from_slice(&output).context("reading the rewards-core result")?;
+        eprintln!(
+            "  aggregate {:.1} s, manifest {:.1} s, hash {:.2} s",
+            core.aggregate_s, core.manifest_s, core.hash_s
+        );
+        let hashes: Vec<&str> = result
+            .day
+            .iter()
+            .flat_map(|d| d.rewards.iter().map(|r| r.manifest_hash.as_str()))
+            .collect();
+        result.rewards = Some(RewardsResult {
+            same_hash_everywhere: (!hashes.is_empty())
+                .then(|| hashes.windows(2).all(|w| w[0] == w[1])),
+            core,
+        });
     }
     Ok(result)
 }
@@ -195,37 +241,71 @@ async fn scratch(config: &SuiteConfig, backend: Backend, label: &str) -> anyhow:
     Ok(Scratch::create(backend, label, &config.work_dir, config.postgres.as_deref()).await?)
 }
 
+/// Runs this binary with `args`, its stderr shown; returns its stdout.
+async fn subprocess(args: &[String]) -> anyhow::Result<Vec<u8>> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let output = tokio::process::Command::new(exe)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .with_context(|| format!("running bench {}", args.join(" ")))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "bench {} failed: {}",
+        args.first().map_or("", String::as_str),
+        output.status
+    );
+    Ok(output.stdout)
+}
+
 async fn day(
     network: &Network,
     scratch: &Scratch,
     ruleset: &str,
-) -> anyhow::Result<(LoadStats, VerifyStats)> {
+    rewards: bool,
+) -> anyhow::Result<(LoadStats, VerifyStats, Vec<EpochRun>)> {
     eprintln!("  {}: loading", scratch.backend);
     let store = oracle::store::Store::new(db::Db::connect(&scratch.url).await?);
     let load = crate::load::load(network, &store).await?;
     store.db().close().await;
     eprintln!("  {}: verifying (separate process)", scratch.backend);
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let output = tokio::process::Command::new(exe)
-        .args([
-            "verify-day",
-            "--database-url",
-            &scratch.url,
-            "--ruleset",
-            ruleset,
-        ])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .await
-        .context("running the verifier process")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "verifier process failed: {}",
-        output.status
-    );
+    let output = subprocess(&[
+        "verify-day".into(),
+        "--database-url".into(),
+        scratch.url.clone(),
+        "--ruleset".into(),
+        ruleset.into(),
+    ])
+    .await?;
     let verify: VerifyStats =
-        serde_json::from_slice(&output.stdout).context("reading the verifier's result")?;
-    Ok((load, verify))
+        serde_json::from_slice(&output).context("reading the verifier's result")?;
+    let mut runs = Vec::new();
+    if rewards {
+        for run in 1..=2 {
+            eprintln!(
+                "  {}: epoch {} rewards, run {run} (separate process)",
+                scratch.backend,
+                crate::rewards::DAY_EPOCH
+            );
+            let output = subprocess(&[
+                "rewards-epoch".into(),
+                "--database-url".into(),
+                scratch.url.clone(),
+            ])
+            .await?;
+            let epoch: EpochRun =
+                serde_json::from_slice(&output).context("reading the rewards-epoch result")?;
+            eprintln!(
+                "    {:.1} s, {} hotspots paid, manifest {}",
+                epoch.wall_s,
+                epoch.hotspots_paid,
+                &epoch.manifest_hash[..16]
+            );
+            runs.push(epoch);
+        }
+    }
+    Ok((load, verify, runs))
 }
 
 fn ratio(value: f64, limit: Option<f64>) -> String {
@@ -306,8 +386,41 @@ pub fn table(r: &SuiteResult) -> String {
             &d.verify.verdict_digest[..16.min(d.verify.verdict_digest.len())]
         ));
     }
-    out.push_str(
-        "| 4. rewards for every hotspot (rewards::compute) | not measured yet: the lead adds it | |\n",
-    );
+    for d in &r.day {
+        for (i, e) in d.rewards.iter().enumerate() {
+            out.push_str(&format!(
+                "| 4. epoch rewards {} run {}: {} reports, {} hotspots paid (s / peak MiB) | {:.1} / {:.0} | |\n",
+                d.backend,
+                i + 1,
+                e.reports,
+                e.hotspots_paid,
+                e.wall_s,
+                e.peak_rss_bytes as f64 / 1048576.0
+            ));
+        }
+    }
+    if let Some(rw) = &r.rewards {
+        if let Some(same) = rw.same_hash_everywhere {
+            let hash = r
+                .day
+                .iter()
+                .find_map(|d| d.rewards.first())
+                .map_or("", |e| &e.manifest_hash[..16]);
+            out.push_str(&format!(
+                "| 4. epoch rewards: same manifest hash in every run and database | {} ({hash}) | |\n",
+                if same { "yes" } else { "NO" }
+            ));
+        }
+        let c = &rw.core;
+        out.push_str(&format!(
+            "| 4. reward math, {} hotspots, {} events: aggregate / manifest / hash (s) | {:.1} / {:.1} / {:.2} | |\n",
+            c.hotspots, c.events, c.aggregate_s, c.manifest_s, c.hash_s
+        ));
+        out.push_str(&format!(
+            "| 4. reward math, {} hotspots: peak RSS (MiB) | {:.0} | |\n",
+            c.hotspots,
+            c.peak_rss_bytes as f64 / 1048576.0
+        ));
+    }
     out
 }
