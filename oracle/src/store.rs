@@ -297,20 +297,26 @@ impl Store {
     }
 
     /// The earliest receive time at or after `from_ms` of a report of either kind without a
-    /// verdict; `None` when there is none.
+    /// verdict; `None` when there is none. (`ORDER BY .. LIMIT 1`, not `MIN`: the index scan
+    /// stops at the first report without a verdict instead of reading every later one.)
     pub async fn next_unverified_ms(&self, from_ms: u64) -> Result<Option<u64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MIN(t) AS t FROM ( \
-             SELECT MIN(r.received_ms) AS t FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
-             WHERE p.beacon_id IS NULL AND r.received_ms >= $1 \
-             UNION ALL \
-             SELECT MIN(r.received_ms) AS t FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
-             WHERE v.witness_id IS NULL AND r.received_ms >= $1) AS m",
-        )
-        .bind(clamp_ms(from_ms))
-        .fetch_one(self.db.pool())
-        .await?;
-        Ok(row.try_get::<Option<i64>, _>("t")?.map(|t| t.max(0) as u64))
+        let mut next: Option<u64> = None;
+        for sql in [
+            "SELECT r.received_ms FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
+             WHERE p.beacon_id IS NULL AND r.received_ms >= $1 ORDER BY r.received_ms LIMIT 1",
+            "SELECT r.received_ms FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
+             WHERE v.witness_id IS NULL AND r.received_ms >= $1 ORDER BY r.received_ms LIMIT 1",
+        ] {
+            let row = sqlx::query(sql)
+                .bind(clamp_ms(from_ms))
+                .fetch_optional(self.db.pool())
+                .await?;
+            if let Some(row) = row {
+                let t = row.try_get::<i64, _>("received_ms")?.max(0) as u64;
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        Ok(next)
     }
 }
 
