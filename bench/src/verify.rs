@@ -9,6 +9,7 @@ use oracle::store::{Store, StoreError};
 use oracle::verifier::{
     Event, RESUME_WINDOW_MS, VERDICT_BATCH, Verifier, VerifierParams, VerifierStats,
 };
+use schemas::PublicKey;
 use schemas::clock::Clock;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -65,6 +66,34 @@ pub fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Share of hotspots governance anchors in the benchmark (see [`anchors`]).
+pub const ANCHOR_SHARE: f64 = 0.01;
+
+/// The hotspots governance anchors under the `default` ruleset: about `share` of them, picked
+/// by a hash of the key. The synthetic day, like the real network, is many neighbourhoods
+/// that never hear each other; witness-graph trust confirms a neighbourhood through an anchor
+/// in it (`oracle::trust`), as an operator would anchor hotspots it has inspected. Without
+/// anchors only the largest neighbourhood would be trusted and the benchmark would measure a
+/// network that earns almost nothing.
+pub fn anchors(registry: &Registry, share: f64) -> Vec<PublicKey> {
+    let cut = (share.clamp(0.0, 1.0) * 65_536.0) as u32;
+    let mut keys: Vec<PublicKey> = registry.with(|hotspots| {
+        hotspots
+            .keys()
+            .filter(|key| {
+                let h = Sha256::new()
+                    .chain_update(b"coverage-proof/bench-anchor\0")
+                    .chain_update(key.as_bytes())
+                    .finalize();
+                u32::from(u16::from_be_bytes([h[0], h[1]])) < cut
+            })
+            .copied()
+            .collect()
+    });
+    keys.sort_unstable();
+    keys
+}
+
 /// Which verifier paths [`verify_day`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paths {
@@ -86,6 +115,10 @@ pub async fn verify_day(
     let start = Instant::now();
     let store = Store::new(db::Db::connect(url).await?);
     let registry = Registry::load(&store).await?;
+    let mut params = params;
+    if params.checks.graph_trust && params.trust.anchors.is_empty() {
+        params.trust.anchors = anchors(&registry, ANCHOR_SHARE);
+    }
     let clock = Arc::new(FixedClock(DAY_START_MS + DAY_MS + 3_600_000));
     let verifier = Verifier::new(store.clone(), registry, params, clock);
     let verifier = match paths {

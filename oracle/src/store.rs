@@ -329,6 +329,7 @@ use crate::verifier::denylist::{DenyEntry, Denylist};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use crate::verifier::reason::{Invalid, Side};
 use crate::verifier::state::HotspotState;
+use futures::TryStreamExt;
 use std::collections::HashMap;
 
 async fn upsert_state(
@@ -658,7 +659,7 @@ impl Store {
         from_ms: u64,
         to_ms: u64,
     ) -> Result<HashMap<(PublicKey, PublicKey), EdgeEvidence>, StoreError> {
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT beaconer_key, witness_key, COUNT(*) AS n, \
              CAST(SUM(log_distance_e3) AS BIGINT) AS sx, CAST(SUM(log_distance_e3 * log_distance_e3) AS BIGINT) AS sxx, \
              CAST(SUM(signal_ddbm) AS BIGINT) AS sy, CAST(SUM(signal_ddbm * signal_ddbm) AS BIGINT) AS syy, \
@@ -669,10 +670,12 @@ impl Store {
         )
         .bind(from_ms as i64)
         .bind(to_ms as i64)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut edges = HashMap::with_capacity(rows.len());
-        for row in &rows {
+        .fetch(self.db.pool());
+        // Streamed: the window holds an edge per (beaconer, witness) pair, and a decoded row
+        // costs far more memory than the edge built from it.
+        let mut edges = HashMap::new();
+        while let Some(row) = rows.try_next().await? {
+            let row = &row;
             let get = |c: &str| row.try_get::<i64, _>(c);
             let evidence = EdgeEvidence::from_sums(
                 get("n")?,

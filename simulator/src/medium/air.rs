@@ -1,8 +1,11 @@
 //! The deterministic core of the medium: who hears a transmission, and what they report.
 //!
-//! No sockets and no clock: [`Air::transmit`] takes the transmission time from its caller and
-//! draws from one seeded ChaCha RNG, so the same sequence of transmissions gives the same
-//! receptions.
+//! No sockets and no clock: [`Air::transmit`] takes the transmission time from its caller. Each
+//! reception draws from its own ChaCha RNG, seeded by the run's seed, the transmitter, how many
+//! times it has transmitted before and the receiver: a node's n-th transmission is heard the
+//! same way whatever other nodes transmit, and in whatever order. So an attack scenario and its
+//! baseline give the honest hotspots' packets the same radio draws, and comparing what honest
+//! hotspots earn in the two measures the attack, not the luck of the draw.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::PublicKey;
 use schemas::proto::{DataRate, MediumReception, MediumTransmit, MediumTxDone};
+use sha2::{Digest, Sha256};
 
 use super::Node;
 use crate::radio_model::{Link, RadioParams, haversine_m, link_shadowing_db};
@@ -92,7 +96,8 @@ pub struct Air {
     seed: u64,
     epoch_ns: u64,
     stations: BTreeMap<PublicKey, Station>,
-    rng: ChaCha8Rng,
+    /// Transmissions so far per transmitter.
+    sent: BTreeMap<PublicKey, u64>,
 }
 
 impl Air {
@@ -122,7 +127,7 @@ impl Air {
             seed,
             epoch_ns,
             stations,
-            rng,
+            sent: BTreeMap::new(),
         }
     }
 
@@ -145,7 +150,8 @@ impl Air {
     }
 
     /// `from` sends `transmit` at `now_ns`: every other node within range gets one draw of the
-    /// radio model, in key order. Returns `None` if `from` is not a node.
+    /// radio model from its own RNG (see the module docs). Returns `None` if `from` is not a
+    /// node.
     pub fn transmit(
         &mut self,
         from: &PublicKey,
@@ -153,6 +159,9 @@ impl Air {
         now_ns: u64,
     ) -> Option<Outcome> {
         let sender = self.stations.get(from)?.node.clone();
+        let count = self.sent.entry(*from).or_default();
+        let sequence = *count;
+        *count += 1;
         let tx_done = MediumTxDone {
             radio_timestamp_ns: now_ns,
             tmst: self.tmst(from, now_ns),
@@ -174,7 +183,8 @@ impl Air {
             if link.distance_m > self.params.max_range_km * 1000.0 {
                 continue;
             }
-            match self.params.receive(&link, &mut self.rng) {
+            let mut rng = reception_rng(self.seed, from, sequence, &receiver.key);
+            match self.params.receive(&link, &mut rng) {
                 Some(reception) => {
                     let offset_ns =
                         (reception.time_of_flight_ns + reception.timestamp_error_ns).round();
@@ -215,6 +225,24 @@ impl Air {
             ),
         }
     }
+}
+
+/// The RNG of the reception by `receiver` of `transmitter`'s transmission number `sequence`
+/// (from 0): SHA-256 of a domain tag, the seed, the keys and the number seeds a ChaCha RNG, so
+/// the draws are stable across runs, platforms and Rust versions.
+fn reception_rng(
+    seed: u64,
+    transmitter: &PublicKey,
+    sequence: u64,
+    receiver: &PublicKey,
+) -> ChaCha8Rng {
+    let mut hasher = Sha256::new();
+    hasher.update(b"coverage-proof/reception\0");
+    hasher.update(seed.to_le_bytes());
+    hasher.update(transmitter.as_bytes());
+    hasher.update(sequence.to_le_bytes());
+    hasher.update(receiver.as_bytes());
+    ChaCha8Rng::from_seed(hasher.finalize().into())
 }
 
 /// Tenths of a unit, rounded (values are bounded by the physics, far inside `i32`).
@@ -263,6 +291,40 @@ mod tests {
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5), run(6));
+    }
+
+    #[test]
+    fn other_transmitters_do_not_change_a_nodes_draws() {
+        let (a, b) = (node(1, 0.0).key, node(3, 0.02).key);
+        // What the radio drew: who heard it, at what RSSI and SNR, and who lost it.
+        let heard = |outcome: Option<Outcome>| {
+            let outcome = outcome.expect("known");
+            let draws: Vec<(PublicKey, i32, i32)> = outcome
+                .heard
+                .iter()
+                .map(|(k, r)| (*k, r.rssi_ddbm, r.snr_ddb))
+                .collect();
+            (draws, outcome.lost)
+        };
+        // a alone, three times.
+        let mut alone = air(5);
+        let solo: Vec<_> = (0..3)
+            .map(|i| heard(alone.transmit(&a, &transmit(), 2_000_000_000 + i * 1_000_000)))
+            .collect();
+        // The same three, with b transmitting before and between them.
+        let mut busy = air(5);
+        let mut mixed = Vec::new();
+        for i in 0..3 {
+            busy.transmit(&b, &transmit(), 1_500_000_000 + i * 1_000_000);
+            mixed.push(heard(busy.transmit(
+                &a,
+                &transmit(),
+                2_000_000_000 + i * 1_000_000,
+            )));
+        }
+        assert_eq!(solo, mixed);
+        // Each of a's transmissions draws anew.
+        assert_ne!(solo[0], solo[1]);
     }
 
     #[test]
