@@ -264,8 +264,11 @@ pub async fn run(
         .args(["--reports", &config.reports.to_string()])
         .args(["--connections", &config.connections.to_string()])
         .args(["--inflight", &config.inflight.to_string()])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
+        .context("starting the ingest client")?
+        .wait_with_output()
         .await
         .context("running the ingest client")?;
     anyhow::ensure!(

@@ -244,10 +244,15 @@ async fn scratch(config: &SuiteConfig, backend: Backend, label: &str) -> anyhow:
 /// Runs this binary with `args`, its stderr shown; returns its stdout.
 async fn subprocess(args: &[String]) -> anyhow::Result<Vec<u8>> {
     let exe = std::env::current_exe().context("locating the bench binary")?;
+    // `spawn` + `wait_with_output`, not `output()`: tokio's `output()` pipes stderr too, which
+    // would swallow the child's progress lines.
     let output = tokio::process::Command::new(exe)
         .args(args)
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
+        .with_context(|| format!("starting bench {}", args.join(" ")))?
+        .wait_with_output()
         .await
         .with_context(|| format!("running bench {}", args.join(" ")))?;
     anyhow::ensure!(
