@@ -224,9 +224,14 @@ impl Verifier {
         let now = self.clock.now_ms();
         let mut resumed = (0u64, 0u64);
         let mut next = self.store.next_unverified_ms(0).await?;
-        while let Some(first) = next.filter(|t| *t <= now) {
+        while let Some(first) = next {
             let from = first - first % self.resume_window_ms;
-            let to = from.saturating_add(self.resume_window_ms);
+            // The last window takes everything left, including reports stamped after `now`
+            // (a clock that went back): nothing stored is left out.
+            let to = match from.saturating_add(self.resume_window_ms) {
+                to if to > now => u64::MAX,
+                to => to,
+            };
             let beacons = self
                 .store
                 .unverified_between(ReportKind::Beacon, from, to)
@@ -247,7 +252,7 @@ impl Verifier {
                     self.add(Event::Witness(witness));
                 }
             }
-            if to > now {
+            if to == u64::MAX {
                 // The rest is closed by the clock, as live reports are.
                 break;
             }
