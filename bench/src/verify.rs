@@ -98,10 +98,12 @@ pub fn anchors(registry: &Registry, share: f64) -> Vec<PublicKey> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paths {
     /// Verdicts stored in batches of [`VERDICT_BATCH`], the backlog read in windows of
-    /// [`RESUME_WINDOW_MS`] (what the oracle does).
+    /// [`RESUME_WINDOW_MS`], trust evidence kept up to date between refreshes (what the oracle
+    /// does).
     Optimised,
-    /// One transaction per proof of coverage and the whole backlog read at once: the paths
-    /// before the optimisations, kept to show they store the same verdicts.
+    /// One transaction per proof of coverage, the whole backlog read at once and the whole
+    /// trust window read at every refresh: the paths before the optimisations, kept to show
+    /// they store the same verdicts.
     Before,
 }
 
@@ -125,7 +127,10 @@ pub async fn verify_day(
         Paths::Optimised => verifier
             .with_verdict_batch(VERDICT_BATCH)
             .with_resume_window(RESUME_WINDOW_MS),
-        Paths::Before => verifier.with_verdict_batch(1).with_resume_window(u64::MAX),
+        Paths::Before => verifier
+            .with_verdict_batch(1)
+            .with_resume_window(u64::MAX)
+            .with_incremental_trust(false),
     };
     let stats = verifier.stats();
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();

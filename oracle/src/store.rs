@@ -324,7 +324,7 @@ fn clamp_ms(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-use crate::trust::EdgeEvidence;
+use crate::trust::Reports;
 use crate::verifier::denylist::{DenyEntry, Denylist};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use crate::verifier::reason::{Invalid, Side};
@@ -379,6 +379,14 @@ fn reason_columns(outcome: Option<&Invalid>) -> ReasonColumns {
     }
 }
 
+/// Rows a save inserted: a verdict already stored is not stored again, and the verifier's
+/// trust evidence counts only what was inserted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inserted {
+    pub pocs: u64,
+    pub witnesses: u64,
+}
+
 impl Store {
     /// Stores a proof-of-coverage verdict, the verdicts of its witnesses and the hotspot states
     /// it changed, in one transaction.
@@ -386,10 +394,10 @@ impl Store {
         &self,
         poc: &PocVerdict,
         states: &[(PublicKey, HotspotState)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Inserted, StoreError> {
         let mut tx = self.db.pool().begin().await?;
         let columns = reason_columns(poc.outcome.as_ref().err());
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
              location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses, witness_reports, passed_regular) \
              VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $15 <> 0 THEN $7 END, CASE WHEN $15 <> 0 THEN $8 END, $9, $10, $11, \
@@ -414,14 +422,19 @@ impl Store {
         .bind(i64::from(poc.passed_regular))
         .execute(&mut *tx)
         .await?;
+        let mut inserted = Inserted {
+            pocs: done.rows_affected(),
+            witnesses: 0,
+        };
         for witness in &poc.witnesses {
-            insert_witness_verdict(&mut tx, witness, Some(poc), poc.epoch).await?;
+            inserted.witnesses +=
+                insert_witness_verdict(&mut tx, witness, Some(poc), poc.epoch).await?;
         }
         for (key, state) in states {
             upsert_state(&mut tx, key, state).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(inserted)
     }
 
     /// Stores many proof-of-coverage verdicts (with their witness verdicts and the hotspot
@@ -430,11 +443,11 @@ impl Store {
     pub async fn save_pocs(
         &self,
         pocs: &[(PocVerdict, Vec<(PublicKey, HotspotState)>)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Inserted, StoreError> {
         let mut tx = self.db.pool().begin().await?;
-        bulk::insert_pocs(&mut tx, pocs).await?;
+        let inserted = bulk::insert_pocs(&mut tx, pocs).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(inserted)
     }
 
     /// The verifier's per-hotspot state.
@@ -512,13 +525,13 @@ async fn insert_witness_verdict(
     witness: &WitnessVerdict,
     poc: Option<&PocVerdict>,
     epoch: u64,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let (side, invalid) = match &witness.outcome {
         Ok(()) => (None, None),
         Err((side, reason)) => (Some(*side), Some(reason)),
     };
     let columns = reason_columns(invalid);
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
          side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, \
@@ -541,11 +554,11 @@ async fn insert_witness_verdict(
     .bind(i64::from(witness.reward_units_e4))
     .bind(columns.has_measure)
     .bind(i64::from(witness.passed_regular))
-    .bind(witness.evidence.map(|e| (f64::from(e.distance_m.max(1)).log10() * 1000.0).round() as i64))
+    .bind(witness.evidence.map(|e| crate::trust::log_distance_e3(e.distance_m)))
     .bind(witness.evidence.map(|e| i64::from(e.signal_ddbm)))
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// Verdict counts of one hotspot for one kind of report and outcome.
@@ -652,50 +665,44 @@ impl Store {
 }
 
 impl Store {
-    /// Witness-graph evidence received in `[from_ms, to_ms)`, aggregated per edge
-    /// (beaconer, witness).
-    pub async fn trust_evidence(
+    /// Witness-graph evidence received in `[from_ms, to_ms)`: the witness reports that passed
+    /// the regular checks, summed per edge (beaconer, witness) and distance, each given to `f`
+    /// as it is read (a window holds millions).
+    pub async fn trust_reports(
         &self,
         from_ms: u64,
         to_ms: u64,
-    ) -> Result<HashMap<(PublicKey, PublicKey), EdgeEvidence>, StoreError> {
+        mut f: impl FnMut(PublicKey, PublicKey, Reports),
+    ) -> Result<(), StoreError> {
         let mut rows = sqlx::query(
-            "SELECT beaconer_key, witness_key, COUNT(*) AS n, \
-             CAST(SUM(log_distance_e3) AS BIGINT) AS sx, CAST(SUM(log_distance_e3 * log_distance_e3) AS BIGINT) AS sxx, \
-             CAST(SUM(signal_ddbm) AS BIGINT) AS sy, CAST(SUM(signal_ddbm * signal_ddbm) AS BIGINT) AS syy, \
-             CAST(SUM(log_distance_e3 * signal_ddbm) AS BIGINT) AS sxy, \
-             MIN(log_distance_e3) AS minx, MAX(log_distance_e3) AS maxx \
+            "SELECT beaconer_key, witness_key, log_distance_e3 AS x, COUNT(*) AS n, \
+             CAST(SUM(signal_ddbm) AS BIGINT) AS sy, CAST(SUM(signal_ddbm * signal_ddbm) AS BIGINT) AS syy \
              FROM witness_verdicts WHERE passed_regular = 1 AND received_ms >= $1 AND received_ms < $2 \
-             AND log_distance_e3 IS NOT NULL AND beaconer_key IS NOT NULL GROUP BY beaconer_key, witness_key",
+             AND log_distance_e3 IS NOT NULL AND beaconer_key IS NOT NULL \
+             GROUP BY beaconer_key, witness_key, log_distance_e3",
         )
-        .bind(from_ms as i64)
-        .bind(to_ms as i64)
+        .bind(from_ms.min(i64::MAX as u64) as i64)
+        .bind(to_ms.min(i64::MAX as u64) as i64)
         .fetch(self.db.pool());
-        // Streamed: the window holds an edge per (beaconer, witness) pair, and a decoded row
-        // costs far more memory than the edge built from it.
-        let mut edges = HashMap::new();
+        let corrupt = |what: &str| StoreError::Corrupt {
+            table: "witness_verdicts",
+            reason: format!("{what} out of range"),
+        };
         while let Some(row) = rows.try_next().await? {
-            let row = &row;
-            let get = |c: &str| row.try_get::<i64, _>(c);
-            let evidence = EdgeEvidence::from_sums(
-                get("n")?,
-                get("sx")?,
-                get("sxx")?,
-                get("sy")?,
-                get("syy")?,
-                get("sxy")?,
-                get("minx")?,
-                get("maxx")?,
-            );
-            edges.insert(
-                (
-                    key_of(row, "beaconer_key", "witness_verdicts")?,
-                    key_of(row, "witness_key", "witness_verdicts")?,
-                ),
-                evidence,
+            let reports = Reports {
+                x_e3: i32::try_from(row.try_get::<i64, _>("x")?)
+                    .map_err(|_| corrupt("log_distance_e3"))?,
+                n: u32::try_from(row.try_get::<i64, _>("n")?).map_err(|_| corrupt("count"))?,
+                sy: row.try_get("sy")?,
+                syy: row.try_get("syy")?,
+            };
+            f(
+                key_of(&row, "beaconer_key", "witness_verdicts")?,
+                key_of(&row, "witness_key", "witness_verdicts")?,
+                reports,
             );
         }
-        Ok(edges)
+        Ok(())
     }
 }
 

@@ -34,6 +34,10 @@
 //! Untrusted hotspots' beacons and witness reports earn nothing, with the explanation stored in
 //! the verdict. Pure and deterministic: the same evidence gives the same result.
 
+mod evidence;
+
+pub use evidence::{EdgeSums, Evidence, NotAdded, Reports, Step, Window, log_distance_e3};
+
 use schemas::PublicKey;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -129,23 +133,6 @@ impl EdgeEvidence {
             min_x: min_x_e3 as f64 / 1e3,
             max_x: max_x_e3 as f64 / 1e3,
         }
-    }
-
-    /// Adds one report.
-    pub fn add(&mut self, distance_m: f64, rssi_dbm: f64) {
-        let x = distance_m.max(1.0).log10();
-        if self.count == 0 {
-            self.min_x = x;
-            self.max_x = x;
-        }
-        self.count += 1;
-        self.sum_x += x;
-        self.sum_y += rssi_dbm;
-        self.sum_xx += x * x;
-        self.sum_xy += x * rssi_dbm;
-        self.sum_yy += rssi_dbm * rssi_dbm;
-        self.min_x = self.min_x.min(x);
-        self.max_x = self.max_x.max(x);
     }
 
     fn merge(&mut self, o: &EdgeEvidence) {
@@ -314,87 +301,178 @@ impl TrustTable {
     }
 }
 
-/// Evaluates trust from edge evidence, owners, and how many beacons each hotspot sent (that
-/// passed the regular checks) in the window.
+/// Evaluates trust from the evidence of a window (edges, and beacons per hotspot that passed the
+/// regular checks) and each hotspot's owner (a hotspot without one is its own owner).
 pub fn evaluate(
-    edges: &HashMap<(PublicKey, PublicKey), EdgeEvidence>,
-    owners: &HashMap<PublicKey, PublicKey>,
-    beacons: &HashMap<PublicKey, u64>,
+    evidence: &Evidence,
+    owner_of: impl Fn(&PublicKey) -> Option<PublicKey>,
     params: &TrustParams,
 ) -> TrustTable {
-    let mut table = TrustTable::default();
-    let owner = |k: &PublicKey| owners.get(k).copied().unwrap_or(*k);
-    // 1. Radio statistics per witnessing hotspot.
-    // Summed in key order: float addition is not associative, and the same evidence must give
-    // the same measured values (bit for bit) on every run and machine.
-    let mut ordered: Vec<(&(PublicKey, PublicKey), &EdgeEvidence)> = edges.iter().collect();
-    ordered.sort_unstable_by_key(|(edge, _)| **edge);
-    let mut per_witness: BTreeMap<PublicKey, EdgeEvidence> = BTreeMap::new();
-    for ((_, witness), e) in ordered {
-        per_witness.entry(*witness).or_default().merge(e);
+    let g = Graph::new(evidence, owner_of);
+    let n = g.keys.len();
+    let mut distrusted: Vec<Option<Distrust>> = vec![None; n];
+    // 1. Radio statistics per witnessing hotspot. Summed in key order: float addition is not
+    // associative, and the same evidence must give the same measured values (bit for bit) on
+    // every run and machine.
+    let mut per_witness = vec![EdgeEvidence::default(); n];
+    for (_, w, e) in &g.edges {
+        per_witness[*w as usize].merge(&e.evidence());
     }
-    for (witness, e) in &per_witness {
+    for (w, e) in per_witness.iter().enumerate() {
         if let Some(reason) = implausible(e, params) {
-            table.distrusted.insert(*witness, reason);
+            distrusted[w] = Some(reason);
         }
     }
-    for (witness, reason) in one_sided(edges, beacons, params) {
-        table.distrusted.entry(witness).or_insert(reason);
+    drop(per_witness);
+    for (w, reason) in one_sided(&g, params) {
+        distrusted[w as usize].get_or_insert(reason);
     }
-    // Evidence from plausible witnesses of other owners only.
-    let evidence: BTreeSet<(PublicKey, PublicKey)> = edges
+    // Evidence from plausible witnesses of other owners only, in (beaconer, witness) order.
+    let confirming: Vec<(u32, u32)> = g
+        .edges
         .iter()
-        .filter(|((b, w), e)| {
-            e.count > 0 && owner(b) != owner(w) && !table.distrusted.contains_key(w)
-        })
-        .map(|(edge, _)| *edge)
+        .filter(|(b, w, _)| g.owner[*b as usize] != g.owner[*w as usize])
+        .filter(|(_, w, _)| distrusted[*w as usize].is_none())
+        .map(|(b, w, _)| (*b, *w))
         .collect();
     // 2. Mutually confirmed groups.
-    let groups = mutual_groups(&evidence);
+    let groups = mutual_groups(&confirming, n);
+    let mut trusted = vec![false; n];
     let anchors: BTreeSet<PublicKey> = params.anchors.iter().copied().collect();
-    let owners_of =
-        |group: &BTreeSet<PublicKey>| group.iter().map(&owner).collect::<BTreeSet<_>>().len();
-    let most = groups.values().map(owners_of).max().unwrap_or(0);
-    for group in groups.values() {
-        let core = most >= params.min_component_owners && owners_of(group) == most;
-        if core || group.iter().any(|k| anchors.contains(k)) {
-            table
-                .trusted
-                .extend(group.iter().filter(|k| !table.distrusted.contains_key(k)));
+    let mut anchored = vec![false; n];
+    for id in anchors.iter().filter_map(|k| evidence.id(k)) {
+        anchored[g.rank[id as usize] as usize] = true;
+    }
+    let group_owners: Vec<usize> = groups.iter().map(|group| g.owners_of(group)).collect();
+    let most = group_owners.iter().copied().max().unwrap_or(0);
+    for (group, owners) in groups.iter().zip(&group_owners) {
+        let core = most >= params.min_component_owners && *owners == most;
+        if core || group.iter().any(|k| anchored[*k as usize]) {
+            for k in group {
+                trusted[*k as usize] |= distrusted[*k as usize].is_none();
+            }
         }
     }
+    for (k, anchor) in anchored.iter().enumerate() {
+        trusted[k] |= *anchor && distrusted[k].is_none();
+    }
+    propagate(&g, &mut trusted, &distrusted, &confirming, params);
+    explain_unconfirmed(
+        &g,
+        &trusted,
+        &mut distrusted,
+        &confirming,
+        &groups,
+        &group_owners,
+    );
+    let mut table = TrustTable::default();
+    for (rank, key) in g.keys.iter().enumerate() {
+        if trusted[rank] {
+            table.trusted.insert(*key);
+        } else if let Some(reason) = distrusted[rank].take() {
+            table.distrusted.insert(*key, reason);
+        }
+    }
+    // Anchors without any evidence are trusted too (nothing speaks against them).
     table
         .trusted
-        .extend(anchors.iter().filter(|k| !table.distrusted.contains_key(k)));
-    propagate(&mut table, &evidence, &owner, params);
-    explain_unconfirmed(&mut table, &evidence, &groups, &owner);
+        .extend(anchors.iter().filter(|k| evidence.id(k).is_none()));
     table
 }
 
+/// The evidence renumbered in key order (rank), so that every order below is the order of the
+/// keys, with owners interned.
+struct Graph<'a> {
+    /// Keys by rank.
+    keys: Vec<PublicKey>,
+    /// Rank by interned id.
+    rank: Vec<u32>,
+    /// Owner (interned) by rank.
+    owner: Vec<u32>,
+    /// Edges (beaconer rank, witness rank), sorted.
+    edges: Vec<(u32, u32, &'a EdgeSums)>,
+    /// Beacons by rank.
+    beacons: Vec<u64>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(evidence: &'a Evidence, owner_of: impl Fn(&PublicKey) -> Option<PublicKey>) -> Self {
+        let mut order: Vec<u32> = (0..evidence.keys.len() as u32).collect();
+        order.sort_unstable_by_key(|id| evidence.keys[*id as usize]);
+        let mut rank = vec![0u32; order.len()];
+        for (r, id) in order.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        let keys: Vec<PublicKey> = order.iter().map(|id| evidence.keys[*id as usize]).collect();
+        let mut owners: HashMap<PublicKey, u32> = HashMap::new();
+        let owner = keys
+            .iter()
+            .map(|k| {
+                let next = owners.len() as u32;
+                *owners.entry(owner_of(k).unwrap_or(*k)).or_insert(next)
+            })
+            .collect();
+        let mut edges: Vec<(u32, u32, &EdgeSums)> = evidence
+            .edges
+            .iter()
+            .map(|((b, w), sums)| (rank[*b as usize], rank[*w as usize], sums))
+            .collect();
+        edges.sort_unstable_by_key(|(b, w, _)| (*b, *w));
+        let mut beacons = vec![0u64; keys.len()];
+        for (id, n) in &evidence.beacons {
+            beacons[rank[*id as usize] as usize] = *n;
+        }
+        Graph {
+            keys,
+            rank,
+            owner,
+            edges,
+            beacons,
+        }
+    }
+
+    fn has_edge(&self, beaconer: u32, witness: u32) -> bool {
+        self.edges
+            .binary_search_by_key(&(beaconer, witness), |(b, w, _)| (*b, *w))
+            .is_ok()
+    }
+
+    /// Distinct owners of `hotspots`.
+    fn owners_of<'k>(&self, hotspots: impl IntoIterator<Item = &'k u32>) -> usize {
+        let mut owners: Vec<u32> = hotspots
+            .into_iter()
+            .map(|k| self.owner[*k as usize])
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        owners.len()
+    }
+}
+
 /// Hotspots whose strong links are mostly one-sided (see the module docs).
-fn one_sided(
-    edges: &HashMap<(PublicKey, PublicKey), EdgeEvidence>,
-    beacons: &HashMap<PublicKey, u64>,
-    p: &TrustParams,
-) -> Vec<(PublicKey, Distrust)> {
-    let listening: BTreeSet<PublicKey> = edges.keys().map(|(_, w)| *w).collect();
-    let mut strong: BTreeMap<PublicKey, (usize, usize)> = BTreeMap::new();
-    for ((beaconer, witness), e) in edges {
+fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
+    let mut listening = vec![false; g.keys.len()];
+    for (_, w, _) in &g.edges {
+        listening[*w as usize] = true;
+    }
+    let mut strong: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+    for (beaconer, witness, sums) in &g.edges {
+        let e = sums.evidence();
         let mean_rssi = e.sum_y / e.count.max(1) as f64;
         let is_strong = e.count >= p.one_sided_min_reports && mean_rssi >= p.one_sided_min_rssi_dbm;
-        if !is_strong || !listening.contains(beaconer) {
+        if !is_strong || !listening[*beaconer as usize] {
             continue;
         }
         let entry = strong.entry(*witness).or_default();
         entry.1 += 1;
-        if !edges.contains_key(&(*witness, *beaconer)) {
+        if !g.has_edge(*witness, *beaconer) {
             entry.0 += 1;
         }
     }
     strong
         .into_iter()
         .filter(|(w, (one, all))| {
-            beacons.get(w).copied().unwrap_or(0) >= p.one_sided_min_beacons
+            g.beacons[*w as usize] >= p.one_sided_min_beacons
                 && *one >= p.one_sided_min_links
                 && 2 * one > *all
         })
@@ -440,99 +518,106 @@ fn implausible(e: &EdgeEvidence, p: &TrustParams) -> Option<Distrust> {
     None
 }
 
-/// Connected components of the mutual-witness graph, keyed by their smallest member.
-fn mutual_groups(
-    evidence: &BTreeSet<(PublicKey, PublicKey)>,
-) -> BTreeMap<PublicKey, BTreeSet<PublicKey>> {
-    let mut parent: BTreeMap<PublicKey, PublicKey> = BTreeMap::new();
-    fn find(parent: &mut BTreeMap<PublicKey, PublicKey>, k: PublicKey) -> PublicKey {
-        let p = *parent.entry(k).or_insert(k);
-        if p == k {
-            return k;
+/// Connected components of the mutual-witness graph (every hotspot in `confirming` is in one),
+/// each sorted, ordered by their smallest member.
+fn mutual_groups(confirming: &[(u32, u32)], n: usize) -> Vec<Vec<u32>> {
+    fn find(parent: &mut [u32], k: u32) -> u32 {
+        let mut root = k;
+        while parent[root as usize] != root {
+            root = parent[root as usize];
         }
-        let root = find(parent, p);
-        parent.insert(k, root);
+        let mut k = k;
+        while parent[k as usize] != root {
+            let next = parent[k as usize];
+            parent[k as usize] = root;
+            k = next;
+        }
         root
     }
-    for (b, w) in evidence {
-        find(&mut parent, *b);
-        find(&mut parent, *w);
-        if evidence.contains(&(*w, *b)) {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut member = vec![false; n];
+    for (b, w) in confirming {
+        member[*b as usize] = true;
+        member[*w as usize] = true;
+        if b < w && confirming.binary_search(&(*w, *b)).is_ok() {
             let (rb, rw) = (find(&mut parent, *b), find(&mut parent, *w));
-            if rb != rw {
-                let (small, large) = if rb < rw { (rb, rw) } else { (rw, rb) };
-                parent.insert(large, small);
-            }
+            // The smaller root stays: a group's root is its smallest member.
+            parent[rb.max(rw) as usize] = rb.min(rw);
         }
     }
-    let keys: Vec<PublicKey> = parent.keys().copied().collect();
-    let mut groups: BTreeMap<PublicKey, BTreeSet<PublicKey>> = BTreeMap::new();
-    for k in keys {
-        let root = find(&mut parent, k);
-        groups.entry(root).or_default().insert(k);
+    let mut index: HashMap<u32, usize> = HashMap::new();
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for k in 0..n as u32 {
+        if member[k as usize] {
+            let root = find(&mut parent, k);
+            let i = *index.entry(root).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[i].push(k);
+        }
     }
     groups
 }
 
-/// Adds hotspots confirmed by enough trusted witnesses of other owners, until nothing changes.
+/// Adds hotspots confirmed by trusted witnesses of at least `min_confirmations` other owners,
+/// until nothing changes.
 fn propagate(
-    table: &mut TrustTable,
-    evidence: &BTreeSet<(PublicKey, PublicKey)>,
-    owner: &impl Fn(&PublicKey) -> PublicKey,
+    g: &Graph<'_>,
+    trusted: &mut [bool],
+    distrusted: &[Option<Distrust>],
+    confirming: &[(u32, u32)],
     p: &TrustParams,
 ) {
     loop {
-        let mut confirmations: BTreeMap<PublicKey, BTreeSet<PublicKey>> = BTreeMap::new();
-        for (b, w) in evidence {
-            if table.trusted.contains(w) && !table.trusted.contains(b) && owner(b) != owner(w) {
-                confirmations.entry(*b).or_default().insert(*w);
+        let mut newly = Vec::new();
+        for witnesses in confirming.chunk_by(|a, b| a.0 == b.0) {
+            let b = witnesses[0].0;
+            if trusted[b as usize] || distrusted[b as usize].is_some() {
+                continue;
+            }
+            let owners = g.owners_of(
+                witnesses
+                    .iter()
+                    .filter(|(_, w)| trusted[*w as usize])
+                    .map(|(_, w)| w),
+            );
+            if owners >= p.min_confirmations.max(1) {
+                newly.push(b);
             }
         }
-        let newly: Vec<PublicKey> = confirmations
-            .into_iter()
-            .filter(|(b, ws)| {
-                let owners = ws.iter().map(owner).collect::<BTreeSet<_>>().len();
-                owners >= p.min_confirmations.max(1) && !table.distrusted.contains_key(b)
-            })
-            .map(|(b, _)| b)
-            .collect();
         if newly.is_empty() {
             return;
         }
-        table.trusted.extend(newly);
+        for b in newly {
+            trusted[b as usize] = true;
+        }
     }
 }
 
-const KEY_MIN: PublicKey = PublicKey::from_bytes([0; 32]);
-const KEY_MAX: PublicKey = PublicKey::from_bytes([0xff; 32]);
-
 fn explain_unconfirmed(
-    table: &mut TrustTable,
-    evidence: &BTreeSet<(PublicKey, PublicKey)>,
-    groups: &BTreeMap<PublicKey, BTreeSet<PublicKey>>,
-    owner: &impl Fn(&PublicKey) -> PublicKey,
+    g: &Graph<'_>,
+    trusted: &[bool],
+    distrusted: &mut [Option<Distrust>],
+    confirming: &[(u32, u32)],
+    groups: &[Vec<u32>],
+    group_owners: &[usize],
 ) {
-    for group in groups.values() {
-        let group_owners = group.iter().map(owner).collect::<BTreeSet<_>>().len();
+    for (group, group_owners) in groups.iter().zip(group_owners) {
         for k in group {
-            if table.trusted.contains(k) || table.distrusted.contains_key(k) {
+            if trusted[*k as usize] || distrusted[*k as usize].is_some() {
                 continue;
             }
-            // Evidence is ordered by (beaconer, witness): k's witnesses are one range.
-            let witnesses: BTreeSet<PublicKey> = evidence
-                .range((*k, KEY_MIN)..=(*k, KEY_MAX))
-                .map(|(_, w)| *w)
-                .collect();
-            let owners = witnesses.iter().map(owner).collect::<BTreeSet<_>>().len();
-            table.distrusted.insert(
-                *k,
-                Distrust::Unconfirmed {
-                    witnessed_by: witnesses.len(),
-                    owners,
-                    group: group.len(),
-                    group_owners,
-                },
-            );
+            // Sorted by (beaconer, witness): k's witnesses are one run.
+            let from = confirming.partition_point(|(b, _)| b < k);
+            let to = confirming.partition_point(|(b, _)| b <= k);
+            let witnesses = &confirming[from..to];
+            distrusted[*k as usize] = Some(Distrust::Unconfirmed {
+                witnessed_by: witnesses.len(),
+                owners: g.owners_of(witnesses.iter().map(|(_, w)| w)),
+                group: group.len(),
+                group_owners: *group_owners,
+            });
         }
     }
 }

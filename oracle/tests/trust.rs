@@ -1,7 +1,7 @@
 //! Witness-graph trust on synthetic networks: an honest mesh is trusted; rings that only
 //! confirm each other, forged radio statistics and unconfirmed hotspots are not.
 
-use oracle::trust::{Distrust, EdgeEvidence, TrustParams, evaluate};
+use oracle::trust::{Distrust, Evidence, TrustParams, TrustTable, evaluate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::PublicKey;
@@ -12,20 +12,22 @@ fn key(n: u8) -> PublicKey {
 }
 
 struct Net {
-    edges: HashMap<(PublicKey, PublicKey), EdgeEvidence>,
+    evidence: Evidence,
     owners: HashMap<PublicKey, PublicKey>,
-    beacons: HashMap<PublicKey, u64>,
     rng: ChaCha8Rng,
 }
 
 impl Net {
     fn new() -> Self {
         Net {
-            edges: HashMap::new(),
+            evidence: Evidence::default(),
             owners: HashMap::new(),
-            beacons: HashMap::new(),
             rng: ChaCha8Rng::seed_from_u64(7),
         }
+    }
+
+    fn evaluate(&self, params: &TrustParams) -> TrustTable {
+        evaluate(&self.evidence, |k| self.owners.get(k).copied(), params)
     }
 
     fn owner(&mut self, hotspot: u8, owner: u8) {
@@ -36,7 +38,7 @@ impl Net {
     /// `n` reports of `beaconer` heard by `witness` at `distance_m`, RSSI from a log-distance
     /// model with `sigma_db` of scatter (0 = exactly the model).
     fn hear(&mut self, beaconer: u8, witness: u8, distance_m: f64, n: u32, sigma_db: f64) {
-        *self.beacons.entry(key(beaconer)).or_default() += u64::from(n);
+        self.evidence.add_beacons(key(beaconer), u64::from(n));
         for _ in 0..n {
             let noise = if sigma_db > 0.0 {
                 self.rng.random_range(-1.7..1.7) * sigma_db
@@ -44,10 +46,8 @@ impl Net {
                 0.0
             };
             let rssi = -5.0 - 29.0 * distance_m.log10() + noise;
-            self.edges
-                .entry((key(beaconer), key(witness)))
-                .or_default()
-                .add(distance_m, rssi);
+            self.evidence
+                .add_report(key(beaconer), key(witness), distance_m, rssi);
         }
     }
 
@@ -71,12 +71,7 @@ impl Net {
 fn an_honest_mesh_is_trusted() {
     let mut net = Net::new();
     net.honest_mesh(6);
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let table = net.evaluate(&TrustParams::default());
     assert!(table.distrusted.is_empty(), "{:?}", table.distrusted);
     assert_eq!(table.trusted.len(), 6);
 }
@@ -92,12 +87,7 @@ fn a_ring_that_only_confirms_itself_is_not_trusted() {
     for (a, b) in [(50, 51), (51, 52), (52, 50), (51, 50), (52, 51), (50, 52)] {
         net.hear(a, b, 3000.0, 4, 6.0);
     }
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let table = net.evaluate(&TrustParams::default());
     for ring in [50, 51, 52] {
         match table.judge(&key(ring)) {
             Err(Distrust::Unconfirmed {
@@ -114,11 +104,7 @@ fn a_ring_that_only_confirms_itself_is_not_trusted() {
         anchors: vec![key(50)],
         ..TrustParams::default()
     };
-    assert!(
-        evaluate(&net.edges, &net.owners, &net.beacons, &anchored)
-            .judge(&key(52))
-            .is_ok()
-    );
+    assert!(net.evaluate(&anchored).judge(&key(52)).is_ok());
 }
 
 #[test]
@@ -128,12 +114,7 @@ fn same_owner_witnessing_is_no_evidence() {
     net.owner(60, 1); // owned by hotspot 1's owner
     net.hear(60, 1, 2000.0, 10, 6.0);
     net.hear(1, 60, 2000.0, 10, 6.0);
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let table = net.evaluate(&TrustParams::default());
     assert!(
         table.judge(&key(60)).is_err(),
         "only its own owner's hotspot confirms it"
@@ -146,12 +127,7 @@ fn a_hotspot_confirmed_by_two_trusted_owners_is_trusted_one_is_not_enough() {
     net.honest_mesh(5);
     net.owner(70, 70);
     net.hear(70, 1, 4000.0, 3, 6.0);
-    let one = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let one = net.evaluate(&TrustParams::default());
     assert!(matches!(
         one.judge(&key(70)),
         Err(Distrust::Unconfirmed {
@@ -161,12 +137,7 @@ fn a_hotspot_confirmed_by_two_trusted_owners_is_trusted_one_is_not_enough() {
         })
     ));
     net.hear(70, 2, 5000.0, 3, 6.0);
-    let two = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let two = net.evaluate(&TrustParams::default());
     assert!(two.judge(&key(70)).is_ok());
 }
 
@@ -190,10 +161,7 @@ fn forged_radio_statistics_are_caught() {
     net.owner(81, 81);
     for (b, d) in [(1, 1000.0), (2, 5000.0), (3, 9000.0)] {
         for _ in 0..5 {
-            net.edges
-                .entry((key(b), key(81)))
-                .or_default()
-                .add(d, -120.0);
+            net.evidence.add_report(key(b), key(81), d, -120.0);
         }
         net.hear(81, b, d, 3, 6.0);
     }
@@ -202,16 +170,11 @@ fn forged_radio_statistics_are_caught() {
     for (b, d) in [(1, 1000.0f64), (2, 3000.0), (3, 9000.0)] {
         for i in 0..5 {
             let rssi = -130.0 + 10.0 * d.log10() + f64::from(i);
-            net.edges.entry((key(b), key(82))).or_default().add(d, rssi);
+            net.evidence.add_report(key(b), key(82), d, rssi);
         }
         net.hear(82, b, d, 3, 6.0);
     }
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let table = net.evaluate(&TrustParams::default());
     assert!(
         matches!(table.judge(&key(80)), Err(Distrust::RssiTooRegular { .. })),
         "{:?}",
@@ -241,12 +204,7 @@ fn forged_radio_statistics_are_caught() {
 
 #[test]
 fn a_hotspot_without_evidence_is_unconfirmed() {
-    let table = evaluate(
-        &HashMap::new(),
-        &HashMap::new(),
-        &HashMap::new(),
-        &TrustParams::default(),
-    );
+    let table = evaluate(&Evidence::default(), |_| None, &TrustParams::default());
     assert!(matches!(
         table.judge(&key(1)),
         Err(Distrust::Unconfirmed {
@@ -265,13 +223,8 @@ fn hearing_neighbours_that_never_hear_back_is_one_sided() {
     for b in [1, 2, 3] {
         net.hear(b, 90, 1500.0, 4, 6.0);
     }
-    net.beacons.insert(key(90), 5);
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    net.evidence.add_beacons(key(90), 5);
+    let table = net.evaluate(&TrustParams::default());
     assert!(
         matches!(
             table.judge(&key(90)),
@@ -288,12 +241,7 @@ fn hearing_neighbours_that_never_hear_back_is_one_sided() {
     for b in [1, 2, 3] {
         net.hear(b, 91, 1500.0, 4, 6.0);
     }
-    let table = evaluate(
-        &net.edges,
-        &net.owners,
-        &net.beacons,
-        &TrustParams::default(),
-    );
+    let table = net.evaluate(&TrustParams::default());
     assert!(!matches!(
         table.judge(&key(91)),
         Err(Distrust::OneSidedLinks { .. })
@@ -301,4 +249,38 @@ fn hearing_neighbours_that_never_hear_back_is_one_sided() {
     for honest in 1..=6 {
         assert!(table.judge(&key(honest)).is_ok());
     }
+}
+
+/// The table (measured values to the last bit) depends on the evidence, not on the order it
+/// was added in (which decides the interned ids).
+#[test]
+fn the_order_evidence_comes_in_changes_nothing() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut reports = Vec::new();
+    for _ in 0..3_000 {
+        let (b, w) = (rng.random_range(1..40u8), rng.random_range(1..40u8));
+        if b != w {
+            let d = 500.0 + 300.0 * f64::from(b.abs_diff(w));
+            let rssi = -5.0 - 29.0 * f64::log10(d) + rng.random_range(-8.0..8.0);
+            reports.push((b, w, d, rssi));
+        }
+    }
+    let owners: HashMap<PublicKey, PublicKey> =
+        (1..40u8).map(|i| (key(i), key(100 + i % 13))).collect();
+    let params = TrustParams {
+        min_samples: 5,
+        ..TrustParams::default()
+    };
+    let table = |order: &[(u8, u8, f64, f64)]| {
+        let mut evidence = Evidence::default();
+        for (b, w, d, rssi) in order {
+            evidence.add_report(key(*b), key(*w), *d, *rssi);
+            evidence.add_beacons(key(*b), 1);
+        }
+        evaluate(&evidence, |k| owners.get(k).copied(), &params)
+    };
+    let forward = table(&reports);
+    reports.reverse();
+    assert_eq!(table(&reports), forward);
+    assert!(!forward.trusted.is_empty());
 }

@@ -311,7 +311,7 @@ pub(super) async fn insert_entropies(
 pub(super) async fn insert_pocs(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     pocs: &[(PocVerdict, Vec<(PublicKey, HotspotState)>)],
-) -> Result<(), StoreError> {
+) -> Result<super::Inserted, StoreError> {
     let poc_rows = pocs
         .iter()
         .map(|(poc, _)| {
@@ -337,7 +337,7 @@ pub(super) async fn insert_pocs(
             ]
         })
         .collect();
-    insert_template(
+    let inserted_pocs = insert_template(
         tx,
         "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
          location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses, witness_reports, passed_regular) VALUES ",
@@ -352,7 +352,7 @@ pub(super) async fn insert_pocs(
         .iter()
         .flat_map(|(poc, _)| poc.witnesses.iter().map(move |w| witness_row(w, poc)))
         .collect();
-    insert_template(
+    let inserted_witnesses = insert_template(
         tx,
         "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
          side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm) VALUES ",
@@ -394,7 +394,10 @@ pub(super) async fn insert_pocs(
         state_rows,
     )
     .await?;
-    Ok(())
+    Ok(super::Inserted {
+        pocs: inserted_pocs,
+        witnesses: inserted_witnesses,
+    })
 }
 
 fn witness_row(witness: &WitnessVerdict, poc: &PocVerdict) -> Vec<Val> {
@@ -424,7 +427,7 @@ fn witness_row(witness: &WitnessVerdict, poc: &PocVerdict) -> Vec<Val> {
         Val::OptInt(
             witness
                 .evidence
-                .map(|e| (f64::from(e.distance_m.max(1)).log10() * 1000.0).round() as i64),
+                .map(|e| crate::trust::log_distance_e3(e.distance_m)),
         ),
         Val::OptInt(witness.evidence.map(|e| i64::from(e.signal_ddbm))),
     ]

@@ -20,7 +20,7 @@ pub use params::VerifierParams;
 
 use crate::density::HexDensityMap;
 use crate::registry::Registry;
-use crate::store::{ReportKind, Store, StoreError, StoredReport};
+use crate::store::{Inserted, ReportKind, Store, StoreError, StoredReport};
 use crate::trust::{self, TrustTable};
 use denylist::Denylist;
 use poc::{Context, EntropyInfo, PocVerdict, Received, WitnessVerdict, verify_poc};
@@ -32,6 +32,7 @@ use schemas::proto::{BeaconReport, Entropy, WitnessReport};
 use state::StateBook;
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -105,6 +106,9 @@ pub struct Verifier {
     state: StateBook,
     denylist: Denylist,
     trust: TrustTable,
+    /// The evidence `trust` was judged from, kept up to date as verdicts are stored.
+    trust_window: trust::Window,
+    incremental_trust: bool,
     density: HexDensityMap,
     density_bucket: Option<u64>,
     /// Verifier parameters per epoch (governance's, else the settings'); `params` holds those of
@@ -140,6 +144,8 @@ impl Verifier {
             state: StateBook::new(),
             denylist: Denylist::default(),
             trust: TrustTable::default(),
+            trust_window: trust::Window::default(),
+            incremental_trust: true,
             density,
             density_bucket: None,
             stats: VerifierStats::default(),
@@ -163,6 +169,14 @@ impl Verifier {
     /// compare the two).
     pub fn with_resume_window(mut self, window_ms: u64) -> Self {
         self.resume_window_ms = window_ms.max(1);
+        self
+    }
+
+    /// Whether a trust refresh only reads the reports that entered or left the window since
+    /// the last one (the default); `false` reads the whole window at every refresh, the path
+    /// before (kept to compare the two).
+    pub fn with_incremental_trust(mut self, incremental: bool) -> Self {
+        self.incremental_trust = incremental;
         self
     }
 
@@ -453,11 +467,19 @@ impl Verifier {
             return Ok(());
         }
         let result = if self.verdict_batch <= 1 {
-            let mut result = Ok(());
+            let mut result = Ok(Inserted::default());
             for (verdict, states) in &self.unsaved.verdicts {
-                result = self.store.save_poc(verdict, states).await;
-                if result.is_err() {
-                    break;
+                match self.store.save_poc(verdict, states).await {
+                    Ok(one) => {
+                        if let Ok(all) = &mut result {
+                            all.pocs += one.pocs;
+                            all.witnesses += one.witnesses;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
             }
             result
@@ -465,25 +487,125 @@ impl Verifier {
             self.store.save_pocs(&self.unsaved.verdicts).await
         };
         let unsaved = std::mem::take(&mut self.unsaved);
-        if let Err(e) = result {
-            for (key, prior) in unsaved.prior_states {
-                match prior {
-                    Some(s) => self.state.insert(key, s),
-                    None => self.state.remove(&key),
-                };
+        let inserted = match result {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                for (key, prior) in unsaved.prior_states {
+                    match prior {
+                        Some(s) => self.state.insert(key, s),
+                        None => self.state.remove(&key),
+                    };
+                }
+                for (data, prior) in unsaved.prior_closed.into_iter().rev() {
+                    match prior {
+                        Some(c) => self.closed.insert(data, c),
+                        None => self.closed.remove(&data),
+                    };
+                }
+                self.stats = unsaved.stats_before;
+                self.pending.extend(unsaved.pendings);
+                return Err(e);
             }
-            for (data, prior) in unsaved.prior_closed.into_iter().rev() {
-                match prior {
-                    Some(c) => self.closed.insert(data, c),
-                    None => self.closed.remove(&data),
-                };
-            }
-            self.stats = unsaved.stats_before;
-            self.pending.extend(unsaved.pendings);
-            return Err(e);
-        }
+        };
+        self.count_in_trust_window(&unsaved.verdicts, inserted);
         // Progress for long catch-ups (a restart with many stored reports).
         self.stats_tx.send_replace(self.stats);
+        Ok(())
+    }
+
+    /// Adds just-stored verdicts received inside the trust window to its evidence (a refresh
+    /// reads those received after it). When some were already stored, what the database holds
+    /// is not known here: the next refresh reads the window afresh.
+    fn count_in_trust_window(
+        &mut self,
+        verdicts: &[(PocVerdict, Vec<(PublicKey, state::HotspotState)>)],
+        inserted: Inserted,
+    ) {
+        let expected = Inserted {
+            pocs: verdicts.len() as u64,
+            witnesses: verdicts.iter().map(|(v, _)| v.witnesses.len() as u64).sum(),
+        };
+        if inserted != expected {
+            tracing::warn!(
+                ?inserted,
+                ?expected,
+                "some verdicts were stored before; the trust evidence will be read afresh"
+            );
+            self.trust_window.invalidate();
+            return;
+        }
+        for (poc, _) in verdicts {
+            if poc.passed_regular {
+                self.trust_window
+                    .stored_beacon(poc.received_ms, poc.beaconer);
+            }
+            for w in poc.witnesses.iter().filter(|w| w.passed_regular) {
+                if let Some(e) = w.evidence {
+                    let reports = trust::Reports::one(e.distance_m, e.signal_ddbm);
+                    self.trust_window.stored_report(
+                        w.received_ms,
+                        poc.beaconer,
+                        w.witness,
+                        &reports,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Brings the trust evidence to the reports received in `range`: those that left or
+    /// entered it since the last refresh, or the whole range when it cannot slide.
+    async fn update_trust_window(&mut self, range: Range<u64>) -> Result<(), StoreError> {
+        let step = if self.incremental_trust {
+            self.trust_window.step(range.clone())
+        } else {
+            trust::Step::Rebuild(range.clone())
+        };
+        let (reading, leaving) = match &step {
+            trust::Step::Rebuild(all) => (all.clone(), None),
+            trust::Step::Slide { leaving, entering } => (entering.clone(), Some(leaving.clone())),
+        };
+        let evidence = self.trust_window.begin(&step);
+        let mut unmatched = None;
+        if let Some(leaving) = leaving.filter(|r| !r.is_empty()) {
+            self.store
+                .trust_reports(leaving.start, leaving.end, |b, w, reports| {
+                    if let Err(e) = evidence.remove_reports(&b, &w, &reports) {
+                        unmatched.get_or_insert(e);
+                    }
+                })
+                .await?;
+            for (hotspot, n) in self
+                .store
+                .beacons_in_window(leaving.start, leaving.end)
+                .await?
+            {
+                if let Err(e) = evidence.remove_beacons(&hotspot, n) {
+                    unmatched.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = unmatched {
+            // A bug or a database changed behind the verifier: never judge on wrong evidence.
+            tracing::error!(error = %e, ?range, "trust evidence does not match the stored reports; reading the window afresh");
+            self.trust_window.invalidate();
+            return Box::pin(self.update_trust_window(range)).await;
+        }
+        if !reading.is_empty() {
+            self.store
+                .trust_reports(reading.start, reading.end, |b, w, reports| {
+                    evidence.add_reports(b, w, &reports)
+                })
+                .await?;
+            for (hotspot, n) in self
+                .store
+                .beacons_in_window(reading.start, reading.end)
+                .await?
+            {
+                evidence.add_beacons(hotspot, n);
+            }
+        }
+        self.trust_window.finish(range);
         Ok(())
     }
 
@@ -612,13 +734,14 @@ impl Verifier {
         self.density_bucket = Some(bucket);
         if self.params.checks.graph_trust {
             let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
-            let evidence = self.store.trust_evidence(window_start, start).await?;
-            let beacons = self.store.beacons_in_window(window_start, start).await?;
-            let owners = self
+            self.update_trust_window(window_start..start).await?;
+            let owners: HashMap<PublicKey, PublicKey> = self
                 .registry
                 .with(|hotspots| hotspots.iter().map(|(k, info)| (*k, info.owner)).collect());
-            self.trust = trust::evaluate(&evidence, &owners, &beacons, &self.params.trust);
+            let evidence = self.trust_window.evidence();
+            self.trust = trust::evaluate(evidence, |k| owners.get(k).copied(), &self.params.trust);
             tracing::debug!(
+                edges = evidence.edge_count(),
                 trusted = self.trust.trusted.len(),
                 distrusted = self.trust.distrusted.len(),
                 "witness-graph trust refreshed"
