@@ -189,9 +189,10 @@ pub async fn run(config: &SuiteConfig) -> anyhow::Result<SuiteResult> {
             scratch.remove().await?;
             let (load, verify, rewards) = outcome?;
             eprintln!(
-                "  {backend}: verified in {:.1} s, peak RSS {:.0} MiB",
+                "  {backend}: verified in {:.1} s, peak RSS {:.0} MiB ({:.0} MiB anonymous)",
                 verify.wall_s,
-                verify.peak_rss_bytes as f64 / 1048576.0
+                verify.peak_rss_bytes as f64 / 1048576.0,
+                verify.peak_anon_bytes as f64 / 1048576.0
             );
             result.day.push(DayResult {
                 backend,
@@ -378,8 +379,9 @@ pub fn table(r: &SuiteResult) -> String {
             ratio(reports / d.verify.wall_s.max(1e-9), limit)
         ));
         out.push_str(&format!(
-            "| 3. day {b}: verification peak RSS (MiB) | {:.0} | |\n",
-            d.verify.peak_rss_bytes as f64 / 1048576.0
+            "| 3. day {b}: verification peak RSS / anonymous (MiB) | {:.0} / {:.0} | |\n",
+            d.verify.peak_rss_bytes as f64 / 1048576.0,
+            d.verify.peak_anon_bytes as f64 / 1048576.0
         ));
         out.push_str(&format!(
             "| 3. day {b}: valid beacons / valid witnesses | {} / {} | |\n",

@@ -34,8 +34,13 @@ impl Clock for FixedClock {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct VerifyStats {
     pub wall_s: f64,
-    /// Peak resident memory of the verifying process (`VmHWM`), bytes.
+    /// Peak resident memory of the verifying process while it verified (`VmHWM`, read before
+    /// the digest), bytes. It counts the pages of a memory-mapped SQLite file it touched.
     pub peak_rss_bytes: u64,
+    /// Peak anonymous resident memory (`RssAnon`, sampled every 200 ms while verifying):
+    /// the process's own memory, without file pages.
+    #[serde(default)]
+    pub peak_anon_bytes: u64,
     pub stats: VerifierStats,
     /// SHA-256 over every stored verdict (see [`verdict_digest`]).
     pub verdict_digest: String,
@@ -56,11 +61,16 @@ pub enum VerifyError {
 
 /// Peak resident set size of this process, bytes (0 where `/proc` is missing).
 pub fn peak_rss_bytes() -> u64 {
+    proc_status_bytes("VmHWM:")
+}
+
+/// A `/proc/self/status` field in bytes (0 where `/proc` is missing).
+fn proc_status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
@@ -149,8 +159,10 @@ pub async fn verify_day(
         let stats = stats.clone();
         std::thread::spawn(move || {
             let mut waited = Duration::ZERO;
+            let mut peak_anon = 0;
             while !finished.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
+                peak_anon = peak_anon.max(proc_status_bytes("RssAnon:"));
                 waited += Duration::from_millis(200);
                 if waited >= Duration::from_secs(10) {
                     waited = Duration::ZERO;
@@ -163,11 +175,12 @@ pub async fn verify_day(
                     );
                 }
             }
+            peak_anon
         })
     };
     let flushed = wait.await;
     finished.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = printer.join();
+    let peak_anon_bytes = printer.join().unwrap_or(0);
     flushed.map_err(|_| VerifyError::Stopped)?;
     let _ = stop.send(());
     match task.await {
@@ -175,12 +188,14 @@ pub async fn verify_day(
         Err(_) => return Err(VerifyError::Stopped),
     }
     let wall_s = start.elapsed().as_secs_f64();
+    let peak_rss_bytes = peak_rss_bytes();
     let stats = *stats.borrow();
     let verdict_digest = verdict_digest(&store).await?;
     store.db().close().await;
     Ok(VerifyStats {
         wall_s,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes,
+        peak_anon_bytes,
         stats,
         verdict_digest,
     })
