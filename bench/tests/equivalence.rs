@@ -4,7 +4,11 @@
 //! unoptimised paths), and loaded with multi-row statements and verified in batches, the
 //! backlog read in windows, the trust evidence slid from refresh to refresh (the optimised
 //! ones), on SQLite and PostgreSQL; every verdict must be the same on all four. The trust
-//! window is three hours, so in a day it slides: reports leave it as well as enter it.
+//! window is three hours, so in a day it slides: reports leave it as well as enter it. Every
+//! witness report is received 1.4 s earlier than generated (before its beacon, as when a
+//! beaconer's uplink lags) and trust is refreshed every minute, so the proofs of coverage of
+//! beacons received just after a refresh store witness verdicts received before it: evidence
+//! that lands behind the window's end.
 
 use bench::day::{DayConfig, Network, real_positions};
 use bench::load::load_with;
@@ -29,6 +33,7 @@ fn params() -> VerifierParams {
     let mut params = VerifierParams::default();
     assert!(params.checks.graph_trust);
     params.trust.window = std::time::Duration::from_secs(3 * 3600);
+    params.density_refresh = std::time::Duration::from_secs(60);
     params
 }
 
@@ -47,6 +52,12 @@ async fn batched_paths_store_the_same_verdicts_as_the_unbatched_ones() {
             let loaded = load_with(&network, &store, !optimised).await.expect("load");
             assert_eq!(loaded.hotspots, 200);
             assert!(loaded.witnesses > loaded.beacons, "{loaded:?}");
+            let shifted =
+                sqlx::query("UPDATE witness_reports SET received_ms = received_ms - 1400")
+                    .execute(fresh.db.pool())
+                    .await
+                    .expect("shift witness receive times");
+            assert_eq!(shifted.rows_affected(), loaded.witnesses);
             let paths = if optimised {
                 Paths::Optimised
             } else {
