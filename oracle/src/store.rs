@@ -387,6 +387,16 @@ pub struct Inserted {
     pub witnesses: u64,
 }
 
+impl std::ops::Add for Inserted {
+    type Output = Self;
+    fn add(self, other: Self) -> Self {
+        Self {
+            pocs: self.pocs + other.pocs,
+            witnesses: self.witnesses + other.witnesses,
+        }
+    }
+}
+
 impl Store {
     /// Stores a proof-of-coverage verdict, the verdicts of its witnesses and the hotspot states
     /// it changed, in one transaction.

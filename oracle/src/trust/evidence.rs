@@ -107,11 +107,6 @@ impl EdgeSums {
         Ok(())
     }
 
-    /// Number of reports.
-    pub fn count(&self) -> u64 {
-        self.bins.iter().map(|b| u64::from(b.n)).sum()
-    }
-
     /// The edge's statistics, from its integer sums (the same values whatever order the
     /// reports came in).
     pub fn evidence(&self) -> EdgeEvidence {
@@ -232,11 +227,6 @@ impl Evidence {
     /// Number of edges with reports.
     pub fn edge_count(&self) -> usize {
         self.edges.len()
-    }
-
-    /// Number of witness reports.
-    pub fn report_count(&self) -> u64 {
-        self.edges.values().map(EdgeSums::count).sum()
     }
 
     /// The reports of one edge.

@@ -467,50 +467,50 @@ impl Verifier {
             return Ok(());
         }
         let result = if self.verdict_batch <= 1 {
-            let mut result = Ok(Inserted::default());
+            let mut all = Ok(Inserted::default());
             for (verdict, states) in &self.unsaved.verdicts {
-                match self.store.save_poc(verdict, states).await {
-                    Ok(one) => {
-                        if let Ok(all) = &mut result {
-                            all.pocs += one.pocs;
-                            all.witnesses += one.witnesses;
-                        }
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
+                all = match (all, self.store.save_poc(verdict, states).await) {
+                    (Ok(all), Ok(one)) => Ok(all + one),
+                    (_, Err(e)) | (Err(e), _) => Err(e),
+                };
+                if all.is_err() {
+                    break;
                 }
             }
-            result
+            all
         } else {
             self.store.save_pocs(&self.unsaved.verdicts).await
         };
         let unsaved = std::mem::take(&mut self.unsaved);
-        let inserted = match result {
-            Ok(inserted) => inserted,
+        match result {
+            Ok(inserted) => self.count_in_trust_window(&unsaved.verdicts, inserted),
             Err(e) => {
-                for (key, prior) in unsaved.prior_states {
-                    match prior {
-                        Some(s) => self.state.insert(key, s),
-                        None => self.state.remove(&key),
-                    };
-                }
-                for (data, prior) in unsaved.prior_closed.into_iter().rev() {
-                    match prior {
-                        Some(c) => self.closed.insert(data, c),
-                        None => self.closed.remove(&data),
-                    };
-                }
-                self.stats = unsaved.stats_before;
-                self.pending.extend(unsaved.pendings);
+                self.undo(unsaved);
                 return Err(e);
             }
-        };
-        self.count_in_trust_window(&unsaved.verdicts, inserted);
+        }
         // Progress for long catch-ups (a restart with many stored reports).
         self.stats_tx.send_replace(self.stats);
         Ok(())
+    }
+
+    /// Undoes the in-memory effects of verdicts that could not be stored; their reports are
+    /// pending again.
+    fn undo(&mut self, unsaved: Unsaved) {
+        for (key, prior) in unsaved.prior_states {
+            match prior {
+                Some(s) => self.state.insert(key, s),
+                None => self.state.remove(&key),
+            };
+        }
+        for (data, prior) in unsaved.prior_closed.into_iter().rev() {
+            match prior {
+                Some(c) => self.closed.insert(data, c),
+                None => self.closed.remove(&data),
+            };
+        }
+        self.stats = unsaved.stats_before;
+        self.pending.extend(unsaved.pendings);
     }
 
     /// Adds just-stored verdicts received inside the trust window to its evidence (a refresh
