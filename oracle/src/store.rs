@@ -16,6 +16,10 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
+    /// A task storing verdicts ended without an answer (it panicked or was cancelled); its
+    /// transaction was not committed.
+    #[error("storing task failed: {0}")]
+    Task(String),
 }
 
 /// An onboarded hotspot and its location assertion in force.
@@ -260,6 +264,11 @@ impl Store {
     /// Reports of `kind` received in `[from_ms, to_ms)` that have no verdict yet, oldest first.
     /// The restart backlog is read a window at a time with this, so memory does not grow with
     /// it.
+    ///
+    /// The verdict is looked up per report (a correlated subquery on the verdict's primary
+    /// key), not anti-joined: PostgreSQL planned the `LEFT JOIN` as a hash join over the whole
+    /// verdict table, so each window cost a scan of every verdict stored so far, and a backlog
+    /// of `n` reports cost O(n^2).
     pub async fn unverified_between(
         &self,
         kind: ReportKind,
@@ -269,14 +278,14 @@ impl Store {
         let sql = match kind {
             ReportKind::Beacon => {
                 "SELECT r.id, r.received_ms, r.message FROM beacon_reports r \
-                 LEFT JOIN pocs p ON p.beacon_id = r.id \
-                 WHERE p.beacon_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2 \
+                 WHERE r.received_ms >= $1 AND r.received_ms < $2 \
+                 AND (SELECT 1 FROM pocs p WHERE p.beacon_id = r.id LIMIT 1) IS NULL \
                  ORDER BY r.received_ms, r.id"
             }
             ReportKind::Witness => {
                 "SELECT r.id, r.received_ms, r.message FROM witness_reports r \
-                 LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
-                 WHERE v.witness_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2 \
+                 WHERE r.received_ms >= $1 AND r.received_ms < $2 \
+                 AND (SELECT 1 FROM witness_verdicts v WHERE v.witness_id = r.id LIMIT 1) IS NULL \
                  ORDER BY r.received_ms, r.id"
             }
         };
@@ -302,10 +311,12 @@ impl Store {
     pub async fn next_unverified_ms(&self, from_ms: u64) -> Result<Option<u64>, StoreError> {
         let mut next: Option<u64> = None;
         for sql in [
-            "SELECT r.received_ms FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
-             WHERE p.beacon_id IS NULL AND r.received_ms >= $1 ORDER BY r.received_ms LIMIT 1",
-            "SELECT r.received_ms FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
-             WHERE v.witness_id IS NULL AND r.received_ms >= $1 ORDER BY r.received_ms LIMIT 1",
+            "SELECT r.received_ms FROM beacon_reports r WHERE r.received_ms >= $1 \
+             AND (SELECT 1 FROM pocs p WHERE p.beacon_id = r.id LIMIT 1) IS NULL \
+             ORDER BY r.received_ms LIMIT 1",
+            "SELECT r.received_ms FROM witness_reports r WHERE r.received_ms >= $1 \
+             AND (SELECT 1 FROM witness_verdicts v WHERE v.witness_id = r.id LIMIT 1) IS NULL \
+             ORDER BY r.received_ms LIMIT 1",
         ] {
             let row = sqlx::query(sql)
                 .bind(clamp_ms(from_ms))

@@ -69,6 +69,26 @@ pub struct VerifierStats {
     pub valid_witnesses: u64,
 }
 
+impl VerifierStats {
+    fn plus(&self, other: &Self) -> Self {
+        Self {
+            pocs: self.pocs + other.pocs,
+            valid_beacons: self.valid_beacons + other.valid_beacons,
+            witness_verdicts: self.witness_verdicts + other.witness_verdicts,
+            valid_witnesses: self.valid_witnesses + other.valid_witnesses,
+        }
+    }
+
+    fn minus(&self, other: &Self) -> Self {
+        Self {
+            pocs: self.pocs.saturating_sub(other.pocs),
+            valid_beacons: self.valid_beacons.saturating_sub(other.valid_beacons),
+            witness_verdicts: self.witness_verdicts.saturating_sub(other.witness_verdicts),
+            valid_witnesses: self.valid_witnesses.saturating_sub(other.valid_witnesses),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Pending {
     beacon: Option<Received<BeaconReport>>,
@@ -87,11 +107,21 @@ struct Closed {
 /// storing fails (they then go back to pending, as before they were closed).
 #[derive(Debug, Default)]
 struct Unsaved {
-    verdicts: Vec<(PocVerdict, Vec<(PublicKey, state::HotspotState)>)>,
+    verdicts: Batch,
     pendings: Vec<(Vec<u8>, Pending)>,
     prior_states: HashMap<PublicKey, Option<state::HotspotState>>,
     prior_closed: Vec<(Vec<u8>, Option<Closed>)>,
-    stats_before: VerifierStats,
+    /// What these verdicts added to the counters.
+    counted: VerifierStats,
+}
+
+type Batch = Vec<(PocVerdict, Vec<(PublicKey, state::HotspotState)>)>;
+
+/// A batch of verdicts being stored; `unsaved` holds what undoes it (its verdicts are in the
+/// task).
+struct InFlight {
+    task: tokio::task::JoinHandle<(Batch, Result<Inserted, StoreError>)>,
+    unsaved: Unsaved,
 }
 
 /// The streaming verifier.
@@ -118,6 +148,8 @@ pub struct Verifier {
     stats: VerifierStats,
     stats_tx: tokio::sync::watch::Sender<VerifierStats>,
     unsaved: Unsaved,
+    /// The batch being stored while the next is verified.
+    in_flight: Option<InFlight>,
     verdict_batch: usize,
     resume_window_ms: u64,
 }
@@ -151,6 +183,7 @@ impl Verifier {
             stats: VerifierStats::default(),
             stats_tx: tokio::sync::watch::channel(VerifierStats::default()).0,
             unsaved: Unsaved::default(),
+            in_flight: None,
             verdict_batch: VERDICT_BATCH,
             resume_window_ms: RESUME_WINDOW_MS,
         }
@@ -200,16 +233,21 @@ impl Verifier {
         loop {
             tokio::select! {
                 biased;
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => return self.finish_in_flight().await,
                 event = events.recv() => match event {
                     Some(Event::Flush(done)) => {
-                        if let Err(e) = self.close_due(u64::MAX).await {
+                        let flushed = match self.close_due(u64::MAX).await {
+                            Ok(()) => self.finish_in_flight().await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = flushed {
                             tracing::error!(error = %e, "could not store verdicts while flushing; they stay pending");
                         }
+                        self.stats_tx.send_replace(self.stored_stats());
                         let _ = done.send(());
                     }
                     Some(event) => self.add(event),
-                    None => return Ok(()),
+                    None => return self.finish_in_flight().await,
                 },
                 _ = tick.tick() => {
                     if let Err(e) = self.close_due(self.clock.now_ms()).await {
@@ -379,7 +417,9 @@ impl Verifier {
                 self.close(data, pending).await?;
             }
         }
-        self.store_unsaved().await?;
+        // The last batch is stored while the caller goes on (the next tick, or the next window
+        // of a backlog); whatever needs it stored waits for it (`store_unsaved`).
+        self.store_unsaved_behind().await?;
         for data in lone {
             if let Some(pending) = self.pending.remove(&data)
                 && let Err(e) = self.judge_lone(&data, &pending, now_ms).await
@@ -390,7 +430,7 @@ impl Verifier {
         }
         self.closed
             .retain(|_, c| c.beacon_ms.saturating_add(stale_ms) > now_ms || now_ms == u64::MAX);
-        self.stats_tx.send_replace(self.stats);
+        self.stats_tx.send_replace(self.stored_stats());
         Ok(())
     }
 
@@ -433,9 +473,6 @@ impl Verifier {
             .filter_map(|k| next.get(k).map(|s| (*k, *s)))
             .collect();
         let unsaved = &mut self.unsaved;
-        if unsaved.verdicts.is_empty() {
-            unsaved.stats_before = self.stats;
-        }
         for (key, _) in &states {
             unsaved
                 .prior_states
@@ -455,43 +492,90 @@ impl Verifier {
         self.unsaved.verdicts.push((verdict, states));
         self.unsaved.pendings.push((data, pending));
         if self.unsaved.verdicts.len() >= self.verdict_batch {
-            self.store_unsaved().await?;
+            if self.verdict_batch > 1 {
+                self.store_unsaved_behind().await?;
+            } else {
+                // The path before batching: each proof of coverage stored before the next.
+                self.store_unsaved().await?;
+            }
         }
         Ok(())
     }
 
-    /// Stores every verified, unsaved proof of coverage in one transaction. When that fails,
-    /// their effects on memory are undone and they are pending again.
+    /// Stores every verified, unsaved proof of coverage, after the batch being stored (if
+    /// any), and waits until both are stored. When storing fails, the effects on memory of
+    /// every proof of coverage not stored are undone and they are pending again.
     async fn store_unsaved(&mut self) -> Result<(), StoreError> {
+        self.store_unsaved_behind().await?;
+        self.finish_in_flight().await
+    }
+
+    /// Waits for the batch being stored (if any), then starts storing the verified, unsaved
+    /// proofs of coverage in the background (one transaction; with a verdict batch of 1, one
+    /// per proof of coverage), so the next batch is verified while this one is written. One
+    /// batch at most is in flight, so batches are stored in the order they were verified (a
+    /// hotspot's later state overwrites its earlier one).
+    async fn store_unsaved_behind(&mut self) -> Result<(), StoreError> {
+        self.finish_in_flight().await?;
         if self.unsaved.verdicts.is_empty() {
             return Ok(());
         }
-        let result = if self.verdict_batch <= 1 {
-            let mut all = Ok(Inserted::default());
-            for (verdict, states) in &self.unsaved.verdicts {
-                all = match (all, self.store.save_poc(verdict, states).await) {
-                    (Ok(all), Ok(one)) => Ok(all + one),
-                    (_, Err(e)) | (Err(e), _) => Err(e),
-                };
-                if all.is_err() {
-                    break;
+        let mut unsaved = std::mem::take(&mut self.unsaved);
+        let batch = std::mem::take(&mut unsaved.verdicts);
+        let store = self.store.clone();
+        let one_by_one = self.verdict_batch <= 1;
+        let task = tokio::spawn(async move {
+            let result = if one_by_one {
+                let mut all = Inserted::default();
+                let mut failed = None;
+                for (verdict, states) in &batch {
+                    match store.save_poc(verdict, states).await {
+                        Ok(one) => all = all + one,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                 }
-            }
-            all
-        } else {
-            self.store.save_pocs(&self.unsaved.verdicts).await
+                failed.map_or(Ok(all), Err)
+            } else {
+                store.save_pocs(&batch).await
+            };
+            (batch, result)
+        });
+        self.in_flight = Some(InFlight { task, unsaved });
+        Ok(())
+    }
+
+    /// Waits for the batch being stored. When it failed, the unsaved proofs of coverage
+    /// verified after it are undone too (they were judged on its hotspot states), newest
+    /// first, and all are pending again.
+    async fn finish_in_flight(&mut self) -> Result<(), StoreError> {
+        let Some(InFlight { task, mut unsaved }) = self.in_flight.take() else {
+            return Ok(());
         };
-        let unsaved = std::mem::take(&mut self.unsaved);
+        let joined = task.await;
+        let (batch, result) = match joined {
+            Ok(done) => done,
+            Err(e) => (Vec::new(), Err(StoreError::Task(e.to_string()))),
+        };
         match result {
-            Ok(inserted) => self.count_in_trust_window(&unsaved.verdicts, inserted),
+            Ok(inserted) => {
+                self.count_in_trust_window(&batch, inserted);
+                // Progress for long catch-ups (a restart with many stored reports).
+                self.stats_tx.send_replace(self.stored_stats());
+                Ok(())
+            }
             Err(e) => {
+                let newer = std::mem::take(&mut self.unsaved);
+                if !newer.pendings.is_empty() {
+                    self.undo(newer);
+                }
+                unsaved.verdicts = batch;
                 self.undo(unsaved);
-                return Err(e);
+                Err(e)
             }
         }
-        // Progress for long catch-ups (a restart with many stored reports).
-        self.stats_tx.send_replace(self.stats);
-        Ok(())
     }
 
     /// Undoes the in-memory effects of verdicts that could not be stored; their reports are
@@ -509,7 +593,7 @@ impl Verifier {
                 None => self.closed.remove(&data),
             };
         }
-        self.stats = unsaved.stats_before;
+        self.stats = self.stats.minus(&unsaved.counted);
         self.pending.extend(unsaved.pendings);
     }
 
@@ -610,10 +694,24 @@ impl Verifier {
     }
 
     fn count(&mut self, verdict: &PocVerdict) {
-        self.stats.pocs += 1;
-        self.stats.witness_verdicts += verdict.witnesses.len() as u64;
-        self.stats.valid_witnesses += u64::from(verdict.valid_witnesses);
-        self.stats.valid_beacons += u64::from(verdict.outcome.is_ok());
+        let one = VerifierStats {
+            pocs: 1,
+            valid_beacons: u64::from(verdict.outcome.is_ok()),
+            witness_verdicts: verdict.witnesses.len() as u64,
+            valid_witnesses: u64::from(verdict.valid_witnesses),
+        };
+        self.stats = self.stats.plus(&one);
+        self.unsaved.counted = self.unsaved.counted.plus(&one);
+    }
+
+    /// The counters of what is stored: without the batch in flight and the unsaved verdicts.
+    fn stored_stats(&self) -> VerifierStats {
+        let in_flight = self
+            .in_flight
+            .as_ref()
+            .map(|f| f.unsaved.counted)
+            .unwrap_or_default();
+        self.stats.minus(&self.unsaved.counted).minus(&in_flight)
     }
 
     /// Witnesses with no beacon: `too_late` when their proof of coverage already closed,
