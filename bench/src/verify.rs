@@ -117,6 +117,39 @@ pub enum Paths {
     Before,
 }
 
+/// `params` with the benchmark's anchors (see [`anchors`]) when trust is on and none are set.
+fn anchored(mut params: VerifierParams, registry: &Registry) -> VerifierParams {
+    if params.checks.graph_trust && params.trust.anchors.is_empty() {
+        params.trust.anchors = anchors(registry, ANCHOR_SHARE);
+    }
+    params
+}
+
+/// Verifies what the stored day allows by a clock stopped at `clock_ms`, with a checkpoint of
+/// the hotspot state every `checkpoint_every_ms` of receive time, and stops there: an oracle
+/// that ran part of the day ([`Verifier::catch_up`]).
+pub async fn verify_until(
+    url: &str,
+    params: VerifierParams,
+    clock_ms: u64,
+    checkpoint_every_ms: u64,
+) -> Result<VerifierStats, VerifyError> {
+    let store = Store::new(db::Db::connect(url).await?);
+    let registry = Registry::load(&store).await?;
+    let params = anchored(params, &registry);
+    let stats = Verifier::new(
+        store.clone(),
+        registry,
+        params,
+        Arc::new(FixedClock(clock_ms)),
+    )
+    .with_checkpoint_every(checkpoint_every_ms)
+    .catch_up()
+    .await?;
+    store.db().close().await;
+    Ok(stats)
+}
+
 /// Verifies every stored report of the day in `url` with `params` through `paths`; prints
 /// progress to stderr.
 pub async fn verify_day(
@@ -127,10 +160,7 @@ pub async fn verify_day(
     let start = Instant::now();
     let store = Store::new(db::Db::connect(url).await?);
     let registry = Registry::load(&store).await?;
-    let mut params = params;
-    if params.checks.graph_trust && params.trust.anchors.is_empty() {
-        params.trust.anchors = anchors(&registry, ANCHOR_SHARE);
-    }
+    let params = anchored(params, &registry);
     let clock = Arc::new(FixedClock(DAY_START_MS + DAY_MS + 3_600_000));
     let verifier = Verifier::new(store.clone(), registry, params, clock);
     let verifier = match paths {
@@ -205,15 +235,13 @@ pub async fn verify_day(
 /// in key order: equal digests mean identical verification results.
 pub async fn verdict_digest(store: &Store) -> Result<String, sqlx::Error> {
     let mut hasher = Sha256::new();
-    let queries: [&'static str; 3] = [
+    let queries: [&'static str; 2] = [
         "SELECT beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, location, \
          hex_scale_e4, reward_units_e4, witness_reports, valid_witnesses, selected_witnesses, passed_regular \
          FROM pocs ORDER BY beacon_id",
         "SELECT witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, side, measured, \
          threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm \
          FROM witness_verdicts ORDER BY witness_id",
-        "SELECT hotspot_key, last_beacon_ms, last_witness_ms, last_reciprocal_beacon_ms, last_active_ms \
-         FROM hotspot_state ORDER BY hotspot_key",
     ];
     for sql in queries {
         let mut rows = sqlx::query(sql).fetch(store.db().pool());
@@ -222,6 +250,33 @@ pub async fn verdict_digest(store: &Store) -> Result<String, sqlx::Error> {
             let row = row?;
             for i in 0..row.len() {
                 hash_column(&mut hasher, &row, i);
+            }
+        }
+    }
+    // The verifier's final state per hotspot (a stored checkpoint with every later verdict
+    // folded in), hashed as its rows were when every verdict upserted it (a hotspot with no
+    // timestamp set is the same as one never seen).
+    let states = store.hotspot_states().await.map_err(|e| match e {
+        StoreError::Sql(e) => e,
+        other => sqlx::Error::Protocol(other.to_string()),
+    })?;
+    let unset = oracle::verifier::state::HotspotState::default();
+    for (key, state) in states.into_iter().filter(|(_, s)| *s != unset) {
+        hasher.update(b"b");
+        hasher.update(key.as_bytes());
+        hasher.update([0u8]);
+        for field in [
+            state.last_beacon_ms,
+            state.last_witness_ms,
+            state.last_reciprocal_beacon_ms,
+            state.last_active_ms,
+        ] {
+            match field {
+                Some(ms) => {
+                    hasher.update(format!("i{ms}"));
+                    hasher.update([0u8]);
+                }
+                None => hasher.update("null\0"),
             }
         }
     }

@@ -8,11 +8,14 @@
 //! witness report is received 1.4 s earlier than generated (before its beacon, as when a
 //! beaconer's uplink lags) and trust is refreshed every minute, so the proofs of coverage of
 //! beacons received just after a refresh store witness verdicts received before it: evidence
-//! that lands behind the window's end.
+//! that lands behind the window's end. A fifth run per database stops at noon (verdicts,
+//! progress and a checkpoint of the hotspot state every 30 minutes stored, the rest pending),
+//! then a restart verifies the rest: the same verdicts again.
 
+use bench::day::{DAY_MS, DAY_START_MS};
 use bench::day::{DayConfig, Network, real_positions};
 use bench::load::load_with;
-use bench::verify::{Paths, verify_day};
+use bench::verify::{Paths, verify_day, verify_until};
 use oracle::store::Store;
 use oracle::verifier::VerifierParams;
 
@@ -38,11 +41,12 @@ fn params() -> VerifierParams {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batched_paths_store_the_same_verdicts_as_the_unbatched_ones() {
+async fn optimised_and_restarted_paths_store_the_same_verdicts_as_the_unoptimised_ones() {
     let network = network();
     let mut digests = Vec::new();
     for name in ["sqlite", "postgres"] {
-        for optimised in [false, true] {
+        for run in [Run::Before, Run::Optimised, Run::Restarted] {
+            let optimised = run != Run::Before;
             let fresh = match name {
                 "sqlite" => db::test_support::sqlite().await,
                 _ => db::test_support::postgres().await,
@@ -63,17 +67,42 @@ async fn batched_paths_store_the_same_verdicts_as_the_unbatched_ones() {
             } else {
                 Paths::Before
             };
+            let mut earlier = oracle::verifier::VerifierStats::default();
+            if run == Run::Restarted {
+                let noon = DAY_START_MS + DAY_MS / 2;
+                earlier = verify_until(&fresh.url, params(), noon, 30 * 60 * 1000)
+                    .await
+                    .expect("verify until noon");
+                assert!(
+                    earlier.pocs > 0 && earlier.pocs < loaded.beacons,
+                    "stopped part-way: {earlier:?}"
+                );
+            }
             let result = verify_day(&fresh.url, params(), paths)
                 .await
                 .expect("verify");
-            assert_eq!(result.stats.pocs, loaded.beacons);
-            assert_eq!(result.stats.witness_verdicts, loaded.witnesses);
+            // A restarted verifier verifies exactly what the first run left.
+            assert_eq!(earlier.pocs + result.stats.pocs, loaded.beacons);
+            assert_eq!(
+                earlier.witness_verdicts + result.stats.witness_verdicts,
+                loaded.witnesses
+            );
             assert!(result.stats.valid_witnesses > 0, "{:?}", result.stats);
-            digests.push((name, optimised, result.verdict_digest));
+            digests.push((name, run, result.verdict_digest));
         }
     }
     let first = &digests[0].2;
-    for (name, optimised, digest) in &digests {
-        assert_eq!(digest, first, "{name}, optimised {optimised}: {digests:?}");
+    for (name, run, digest) in &digests {
+        assert_eq!(digest, first, "{name}, {run:?}: {digests:?}");
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// The paths before the optimisations.
+    Before,
+    /// The oracle's paths.
+    Optimised,
+    /// The oracle's paths, stopped at noon and restarted.
+    Restarted,
 }

@@ -117,6 +117,30 @@ impl Db {
     }
 }
 
+/// Verdict tables (`pocs`, `witness_verdicts`) are keyed by the minute a report was received
+/// in, then hotspot key, then report id (migration 0009): every range of receive time is a range
+/// of minutes, and a hotspot's verdicts are one probe per minute.
+pub const VERDICT_MINUTE_MS: u64 = 60_000;
+
+/// A witness verdict that belongs to a proof of coverage was received within this of the proof's
+/// beacon (the oracle refuses verifier parameters that would allow more), so the witnesses of an
+/// epoch's proofs of coverage are found within this much beyond the epoch's minutes.
+pub const VERDICT_EPOCH_MARGIN_MS: u64 = 3600 * 1000;
+
+/// The `minute` column of a report received at `received_ms`.
+pub fn verdict_minute(received_ms: u64) -> i64 {
+    i64::try_from(received_ms / VERDICT_MINUTE_MS).unwrap_or(i64::MAX)
+}
+
+/// The minutes `[first, last]` that hold every receive time in `[from_ms, to_ms)` (empty when
+/// `first > last`).
+pub fn verdict_minutes(from_ms: u64, to_ms: u64) -> (i64, i64) {
+    if to_ms <= from_ms {
+        return (0, -1);
+    }
+    (verdict_minute(from_ms), verdict_minute(to_ms - 1))
+}
+
 /// The SQLite URL of a database file.
 pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())

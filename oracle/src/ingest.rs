@@ -3,6 +3,12 @@
 //! go through one writer task that commits them in groups (one transaction for all reports
 //! waiting at that moment), then acknowledges each one and streams it to the verifier.
 //! An exact resubmission is acknowledged as a duplicate and not stored twice.
+//!
+//! A report's receive time is stamped by the writer when it takes the report's group (never
+//! earlier than the group before), so reports reach the verifier in the order of their receive
+//! times, group by group; after each group, and every second when idle, the writer tells the
+//! verifier that everything received before that time has been delivered
+//! ([`Event::Frontier`]), which is what lets the verifier record how far verification has come.
 
 use crate::registry::Registry;
 use crate::store::{HotspotRecord, NewReport, ReportKind, Store, Stored};
@@ -25,6 +31,8 @@ const MAX_BATCH: usize = 1024;
 const WRITE_QUEUE: usize = 16 * 1024;
 /// Assertions may be at most this far in the future of the oracle's clock.
 const MAX_ASSERTION_SKEW_MS: u64 = 10 * 60 * 1000;
+/// How often an idle writer moves the verifier's frontier to its clock.
+const IDLE_FRONTIER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A rejection with its reason, for the response and the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +84,7 @@ impl Ingest {
         entropy: watch::Receiver<Option<Entropy>>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(write_loop(store.clone(), jobs, verifier));
+        let task = tokio::spawn(write_loop(store.clone(), jobs, verifier, clock.clone()));
         (
             Self {
                 store,
@@ -219,7 +227,8 @@ impl Ingest {
             id: message_id(&beacon),
             hotspot_key: key,
             data: beacon.data.clone(),
-            received_ms: self.clock.now_ms(),
+            // Stamped by the writer.
+            received_ms: 0,
             message: beacon.encode_to_vec(),
         };
         let event = Event::Beacon(Received {
@@ -238,7 +247,8 @@ impl Ingest {
             id: message_id(&witness),
             hotspot_key: key,
             data: witness.data.clone(),
-            received_ms: self.clock.now_ms(),
+            // Stamped by the writer.
+            received_ms: 0,
             message: witness.encode_to_vec(),
         };
         let event = Event::Witness(Received {
@@ -305,15 +315,35 @@ fn ack(id: [u8; 32], duplicate: bool, received_ms: u64) -> Response {
     }
 }
 
-/// Commits waiting reports in one transaction, then acknowledges them and forwards new ones to
-/// the verifier. A failed commit acknowledges nothing (every submitter is told to retry).
+/// Stamps waiting reports with their receive time and commits them in one transaction, then
+/// acknowledges them, forwards new ones to the verifier and moves its frontier. A failed commit
+/// acknowledges nothing (every submitter is told to retry).
 async fn write_loop(
     store: Store,
     mut jobs: mpsc::Receiver<WriteJob>,
     verifier: mpsc::UnboundedSender<Event>,
+    clock: SharedClock,
 ) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut last_stamp = 0u64;
+    loop {
+        let taken = tokio::select! {
+            taken = jobs.recv_many(&mut batch, MAX_BATCH) => taken,
+            () = tokio::time::sleep(IDLE_FRONTIER) => {
+                // Nothing waits: whatever comes next is stamped at this time or later.
+                last_stamp = last_stamp.max(clock.now_ms());
+                let _ = verifier.send(Event::Frontier(last_stamp));
+                continue;
+            }
+        };
+        if taken == 0 {
+            return;
+        }
+        last_stamp = last_stamp.max(clock.now_ms());
+        for job in &mut batch {
+            job.report.received_ms = last_stamp;
+            job.event.stamp(last_stamp);
+        }
         let reports: Vec<NewReport> = batch.iter().map(|job| job.report.clone()).collect();
         match store.insert_reports(&reports).await {
             Ok(outcomes) => {
@@ -323,6 +353,8 @@ async fn write_loop(
                     }
                     let _ = job.reply.send(Ok(stored));
                 }
+                // Every report stamped before this one was in this group or an earlier one.
+                let _ = verifier.send(Event::Frontier(last_stamp));
             }
             Err(e) => {
                 tracing::error!(error = %e, reports = batch.len(), "could not store reports; submitters will retry");

@@ -123,13 +123,8 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("opening {url}"))?,
             );
-            let explanation = oracle::explain::explain(
-                &store,
-                hotspot,
-                epoch,
-                settings.verifier.max_witnesses_per_poc,
-            )
-            .await?;
+            let explanation =
+                oracle::explain::explain(&store, hotspot, epoch, &settings.verifier).await?;
             if json {
                 write_stdout(&(serde_json::to_string_pretty(&explanation)? + "\n"))?;
             } else {

@@ -6,6 +6,7 @@
 use h3o::{LatLng, Resolution};
 use oracle::node::Oracle;
 use oracle::settings::Settings;
+use oracle::verifier::VerifierParams;
 use prost::Message;
 use schemas::beacon::{self, RemoteEntropy};
 use schemas::clock::{ScaledClock, SharedClock};
@@ -239,9 +240,14 @@ async fn run_scenario(database_url: String, db_name: &str) {
     let _ = PublicKey::from_slice(&rows[0].get::<Vec<u8>, _>("witness_key")).expect("key");
 
     // `oracle explain` tells each hotspot what happened and why.
-    let near_explained = oracle::explain::explain(&oracle.store, near.key.public(), None, 14)
-        .await
-        .expect("explain");
+    let near_explained = oracle::explain::explain(
+        &oracle.store,
+        near.key.public(),
+        None,
+        &VerifierParams::default(),
+    )
+    .await
+    .expect("explain");
     assert_eq!(near_explained.witnesses.len(), 1);
     let line = &near_explained.witnesses[0];
     assert_eq!(
@@ -258,15 +264,24 @@ async fn run_scenario(database_url: String, db_name: &str) {
         text.contains("invalid: below_min_distance") && text.contains("vs threshold 8"),
         "{text}"
     );
-    let beaconer_explained =
-        oracle::explain::explain(&oracle.store, beaconer.key.public(), Some(0), 14)
-            .await
-            .expect("explain");
+    let beaconer_explained = oracle::explain::explain(
+        &oracle.store,
+        beaconer.key.public(),
+        Some(0),
+        &VerifierParams::default(),
+    )
+    .await
+    .expect("explain");
     assert!(beaconer_explained.beacons.is_empty(), "epoch 0 has nothing");
     let epoch = beaconer_explained.epoch;
-    let all = oracle::explain::explain(&oracle.store, beaconer.key.public(), None, 14)
-        .await
-        .expect("explain");
+    let all = oracle::explain::explain(
+        &oracle.store,
+        beaconer.key.public(),
+        None,
+        &VerifierParams::default(),
+    )
+    .await
+    .expect("explain");
     assert_eq!(all.beacons.len(), 1);
     assert!(all.beacons[0].valid && all.beacons[0].selected_witnesses == 1 && epoch == Some(0));
     let json = serde_json::to_value(&all).expect("json");

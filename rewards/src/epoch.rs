@@ -26,9 +26,10 @@
 //! `reports_digest = SHA-256` of the concatenation of (integers big-endian `u64`, keys and ids
 //! 32 bytes):
 //! 1. `"coverage-proof/v1/reports-digest" || 0x00 || epoch || start_ms || end_ms`;
-//! 2. per valid beacon, ordered by `beacon_id` (bytewise):
+//! 2. per valid beacon, ordered by (minute of receipt = `received_ms / 60000`, `beaconer_key`,
+//!    `beacon_id`), keys bytewise (the order the verdicts are stored in, migration 0009):
 //!    `0x01 || beacon_id || beaconer_key || received_ms || location (0 if NULL) || hex_scale_e4 || reward_units_e4`;
-//! 3. per valid selected witness, ordered by `witness_id`:
+//! 3. per valid selected witness, ordered by (minute of receipt, `witness_key`, `witness_id`):
 //!    `0x02 || witness_id || beacon_id || witness_key || hex_scale_e4 || reward_units_e4`;
 //! 4. per hotspot appearing in 2 or 3, ordered by key:
 //!    `0x03 || hotspot_key || owner_key || location || assertion timestamp_ms`.
@@ -346,17 +347,31 @@ pub async fn stored_manifest(
     Ok(Some(computed))
 }
 
-/// Reports received in `[start, end)` that have no verdict.
+/// Reports received in `[start, end)` that have no verdict. The oracle records that every
+/// report received before `verifier_progress.verified_before_ms` has one; only reports after it
+/// are looked up (each by its verdict's key).
 async fn pending_reports(pool: &AnyPool, start: u64, end: u64) -> Result<u64, EpochError> {
+    let verified_before: Option<i64> =
+        sqlx::query("SELECT verified_before_ms FROM verifier_progress WHERE id = 1")
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+    let from = start.max(verified_before.map_or(0, |v| v.max(0) as u64));
+    if from >= end {
+        return Ok(0);
+    }
     let mut pending = 0;
     for sql in [
-        "SELECT COUNT(*) FROM beacon_reports r LEFT JOIN pocs p ON p.beacon_id = r.id \
-         WHERE p.beacon_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2",
-        "SELECT COUNT(*) FROM witness_reports r LEFT JOIN witness_verdicts v ON v.witness_id = r.id \
-         WHERE v.witness_id IS NULL AND r.received_ms >= $1 AND r.received_ms < $2",
+        "SELECT COUNT(*) FROM beacon_reports r WHERE r.received_ms >= $1 AND r.received_ms < $2 \
+         AND (SELECT 1 FROM pocs p WHERE p.minute = r.received_ms / 60000 \
+         AND p.beaconer_key = r.hotspot_key AND p.beacon_id = r.id) IS NULL",
+        "SELECT COUNT(*) FROM witness_reports r WHERE r.received_ms >= $1 AND r.received_ms < $2 \
+         AND (SELECT 1 FROM witness_verdicts v WHERE v.minute = r.received_ms / 60000 \
+         AND v.witness_key = r.hotspot_key AND v.witness_id = r.id) IS NULL",
     ] {
         let count: i64 = sqlx::query(sql)
-            .bind(to_i64(start))
+            .bind(to_i64(from))
             .bind(to_i64(end))
             .fetch_one(pool)
             .await?
@@ -439,10 +454,14 @@ impl Loader {
     }
 
     async fn beacons(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
+        let (first, last) = db::verdict_minutes(start, end);
         let mut rows = sqlx::query(
             "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4 \
-             FROM pocs WHERE valid = 1 AND received_ms >= $1 AND received_ms < $2 ORDER BY beacon_id",
+             FROM pocs WHERE minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 \
+             AND valid = 1 ORDER BY minute, beaconer_key, beacon_id",
         )
+        .bind(first)
+        .bind(last)
         .bind(to_i64(start))
         .bind(to_i64(end))
         .fetch(pool);
@@ -481,15 +500,20 @@ impl Loader {
         Ok(())
     }
 
+    /// Witnesses of the epoch's proofs of coverage (the `epoch` column is their beacon's), all
+    /// received within `db::VERDICT_EPOCH_MARGIN_MS` of the epoch.
     async fn witnesses(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
+        let margin = db::VERDICT_EPOCH_MARGIN_MS;
+        let (first, last) =
+            db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin));
         let mut rows = sqlx::query(
-            "SELECT w.witness_id, w.beacon_id, w.witness_key, w.hex_scale_e4, w.reward_units_e4 \
-             FROM witness_verdicts w JOIN pocs p ON p.beacon_id = w.beacon_id \
-             WHERE w.valid = 1 AND w.selected = 1 AND p.received_ms >= $1 AND p.received_ms < $2 \
-             ORDER BY w.witness_id",
+            "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4 FROM witness_verdicts \
+             WHERE minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
+             AND beacon_id IS NOT NULL ORDER BY minute, witness_key, witness_id",
         )
-        .bind(to_i64(start))
-        .bind(to_i64(end))
+        .bind(first)
+        .bind(last)
+        .bind(to_i64(self.epoch))
         .fetch(pool);
         while let Some(row) = rows.try_next().await? {
             let id: Vec<u8> = row.try_get(0)?;

@@ -2,14 +2,9 @@
 //! one per row. The profile of ingest at load showed the writer spending most of its time in
 //! per-row statement round trips; batching rows is the same SQL on both backends.
 
-use super::{HotspotRecord, NewReport, ReportKind, StoreError, Stored, reason_columns};
-use crate::verifier::poc::{PocVerdict, WitnessVerdict};
-use crate::verifier::reason::Side;
-use crate::verifier::state::HotspotState;
-use schemas::PublicKey;
+use super::{HotspotRecord, NewReport, ReportKind, StoreError, Stored};
 use schemas::proto::Entropy;
 use sqlx::Row;
-use std::collections::HashMap;
 
 /// Bound values per statement on SQLite. SQLite resolves each `$N` by a linear search of the
 /// statement's parameter names (when preparing and again when binding), so a statement's cost
@@ -79,6 +74,19 @@ pub(super) async fn insert_template(
     tail: &str,
     rows: Vec<Vec<Val>>,
 ) -> Result<u64, StoreError> {
+    insert_template_rows(tx, head, row, columns, tail, rows, usize::MAX).await
+}
+
+/// [`insert_template`] with at most `max_rows` rows per statement (1: one statement per row).
+pub(super) async fn insert_template_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    head: &str,
+    row: &str,
+    columns: usize,
+    tail: &str,
+    rows: Vec<Vec<Val>>,
+    max_rows: usize,
+) -> Result<u64, StoreError> {
     let per_statement = match (**tx).backend_name() {
         "PostgreSQL" => PG_VALUES_PER_STATEMENT,
         _ => VALUES_PER_STATEMENT,
@@ -88,7 +96,7 @@ pub(super) async fn insert_template(
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Val>> = rows
             .by_ref()
-            .take((per_statement / columns).max(1))
+            .take((per_statement / columns).clamp(1, max_rows.max(1)))
             .collect();
         let sql = statement(head, row, columns, chunk.len(), tail);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -311,135 +319,6 @@ pub(super) async fn insert_entropies(
     )
     .await?;
     Ok(())
-}
-
-/// Rows of [`super::Store::save_pocs`]: every proof of coverage, every witness verdict, and
-/// the last state of each hotspot they changed, with multi-row statements. The columns and
-/// expressions are those of `save_poc` / `insert_witness_verdict` / `upsert_state`, row for
-/// row (the `bench` tests compare the stored results of both paths).
-pub(super) async fn insert_pocs(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    pocs: &[(PocVerdict, Vec<(PublicKey, HotspotState)>)],
-) -> Result<super::Inserted, StoreError> {
-    let poc_rows = pocs
-        .iter()
-        .map(|(poc, _)| {
-            let columns = reason_columns(poc.outcome.as_ref().err());
-            vec![
-                Val::Bytes(poc.beacon_id.to_vec()),
-                Val::Bytes(poc.beaconer.to_vec()),
-                Val::Int(poc.epoch as i64),
-                Val::Int(poc.received_ms as i64),
-                Val::Int(i64::from(poc.outcome.is_ok())),
-                Val::OptText(columns.reason),
-                Val::Float(columns.measured),
-                Val::Float(columns.threshold),
-                Val::OptText(columns.detail),
-                Val::OptInt(poc.location.map(|l| l as i64)),
-                Val::Int(i64::from(poc.hex_scale_e4)),
-                Val::Int(i64::from(poc.reward_units_e4)),
-                Val::Int(i64::from(poc.valid_witnesses)),
-                Val::Int(i64::from(poc.selected_witnesses)),
-                Val::Int(columns.has_measure),
-                Val::Int(i64::from(poc.witness_reports)),
-                Val::Int(i64::from(poc.passed_regular)),
-            ]
-        })
-        .collect();
-    let inserted_pocs = insert_template(
-        tx,
-        "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
-         location, hex_scale_e4, reward_units_e4, valid_witnesses, selected_witnesses, witness_reports, passed_regular) VALUES ",
-        "$1, $2, $3, $4, $5, $6, CASE WHEN $15 <> 0 THEN $7 END, CASE WHEN $15 <> 0 THEN $8 END, $9, $10, $11, \
-         $12, $13, $14, $16, $17",
-        17,
-        "ON CONFLICT DO NOTHING",
-        poc_rows,
-    )
-    .await?;
-    let witness_rows = pocs
-        .iter()
-        .flat_map(|(poc, _)| poc.witnesses.iter().map(move |w| witness_row(w, poc)))
-        .collect();
-    let inserted_witnesses = insert_template(
-        tx,
-        "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, reason, \
-         side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular, log_distance_e3, signal_ddbm) VALUES ",
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $16 <> 0 THEN $10 END, CASE WHEN $16 <> 0 THEN $11 END, $12, $13, \
-         $14, $15, $17, $18, $19",
-        19,
-        "ON CONFLICT DO NOTHING",
-        witness_rows,
-    )
-    .await?;
-    // The last state of each hotspot (a multi-row upsert may not touch a row twice).
-    let mut last: HashMap<PublicKey, (usize, HotspotState)> = HashMap::new();
-    for (n, (key, state)) in pocs.iter().flat_map(|(_, states)| states).enumerate() {
-        last.insert(*key, (n, *state));
-    }
-    let mut states: Vec<(usize, PublicKey, HotspotState)> =
-        last.into_iter().map(|(k, (n, s))| (n, k, s)).collect();
-    states.sort_unstable_by_key(|(n, ..)| *n);
-    let ms = |v: Option<u64>| Val::OptInt(v.map(|v| v as i64));
-    let state_rows = states
-        .into_iter()
-        .map(|(_, key, state)| {
-            vec![
-                Val::Bytes(key.to_vec()),
-                ms(state.last_beacon_ms),
-                ms(state.last_witness_ms),
-                ms(state.last_reciprocal_beacon_ms),
-                ms(state.last_active_ms),
-            ]
-        })
-        .collect();
-    insert_rows(
-        tx,
-        "INSERT INTO hotspot_state (hotspot_key, last_beacon_ms, last_witness_ms, last_reciprocal_beacon_ms, last_active_ms) VALUES ",
-        5,
-        "ON CONFLICT (hotspot_key) DO UPDATE SET last_beacon_ms = excluded.last_beacon_ms, \
-         last_witness_ms = excluded.last_witness_ms, last_reciprocal_beacon_ms = excluded.last_reciprocal_beacon_ms, \
-         last_active_ms = excluded.last_active_ms",
-        state_rows,
-    )
-    .await?;
-    Ok(super::Inserted {
-        pocs: inserted_pocs,
-        witnesses: inserted_witnesses,
-    })
-}
-
-fn witness_row(witness: &WitnessVerdict, poc: &PocVerdict) -> Vec<Val> {
-    let (side, invalid) = match &witness.outcome {
-        Ok(()) => (None, None),
-        Err((side, reason)) => (Some(*side), Some(reason)),
-    };
-    let columns = reason_columns(invalid);
-    vec![
-        Val::Bytes(witness.witness_id.to_vec()),
-        Val::OptBytes(Some(poc.beacon_id.to_vec())),
-        Val::Bytes(witness.witness.to_vec()),
-        Val::OptBytes(Some(poc.beaconer.to_vec())),
-        Val::Int(poc.epoch as i64),
-        Val::Int(witness.received_ms as i64),
-        Val::Int(i64::from(witness.outcome.is_ok())),
-        Val::OptText(columns.reason),
-        Val::OptText(side.map(|s| Side::as_str(s).to_string())),
-        Val::Float(columns.measured),
-        Val::Float(columns.threshold),
-        Val::OptText(columns.detail),
-        Val::Int(i64::from(witness.selected)),
-        Val::Int(i64::from(poc.hex_scale_e4)),
-        Val::Int(i64::from(witness.reward_units_e4)),
-        Val::Int(columns.has_measure),
-        Val::Int(i64::from(witness.passed_regular)),
-        Val::OptInt(
-            witness
-                .evidence
-                .map(|e| crate::trust::log_distance_e3(e.distance_m)),
-        ),
-        Val::OptInt(witness.evidence.map(|e| i64::from(e.signal_ddbm))),
-    ]
 }
 
 #[cfg(test)]

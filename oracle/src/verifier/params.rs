@@ -230,6 +230,19 @@ impl VerifierParams {
         if self.max_witnesses_per_poc == 0 {
             return Err("verifier.max_witnesses_per_poc must be at least 1".into());
         }
+        // A witness joins its beacon's proof of coverage at most `stale_after` (plus a resume
+        // window) before it or the witness window after it; readers of an epoch's verdicts rely
+        // on that staying within `db::VERDICT_EPOCH_MARGIN_MS`.
+        let margin = Duration::from_millis(db::VERDICT_EPOCH_MARGIN_MS);
+        let resume = Duration::from_millis(super::RESUME_WINDOW_MS);
+        if self.stale_after + resume > margin || self.witness_window() + resume > margin {
+            return Err(format!(
+                "verifier.stale_after ({:?}) and the witness window ({:?}) must each be at most {:?}",
+                self.stale_after,
+                self.witness_window(),
+                margin - resume
+            ));
+        }
         Ok(())
     }
 

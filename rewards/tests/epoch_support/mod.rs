@@ -145,9 +145,9 @@ pub async fn poc(
     exec(
         pool,
         sqlx::query(
-            "INSERT INTO pocs (beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
-             location, hex_scale_e4, reward_units_e4, witness_reports, valid_witnesses, selected_witnesses, passed_regular) \
-             VALUES ($1, $2, $3, $4, 1, NULL, NULL, NULL, NULL, $5, $6, $7, $8, $9, $10, 1)",
+            "INSERT INTO pocs (minute, beacon_id, beaconer_key, epoch, received_ms, valid, reason, measured, threshold, detail, \
+             location, hex_scale_e4, reward_units_e4, witness_reports, valid_witnesses, selected_witnesses, passed_regular, \
+             state_flags) VALUES ($11, $1, $2, $3, $4, 1, NULL, NULL, NULL, NULL, $5, $6, $7, $8, $9, $10, 1, 7)",
         )
         .bind(beacon_id.to_vec())
         .bind(beaconer.key.public().to_vec())
@@ -158,7 +158,8 @@ pub async fn poc(
         .bind(beacon_units)
         .bind(witnesses.len() as i64)
         .bind(valid_witnesses)
-        .bind(i64::from(selected)),
+        .bind(i64::from(selected))
+        .bind(db::verdict_minute(received_ms)),
     )
     .await;
     for (i, w) in witnesses.iter().enumerate() {
@@ -187,9 +188,9 @@ pub async fn poc(
         exec(
             pool,
             sqlx::query(
-                "INSERT INTO witness_verdicts (witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, valid, \
-                 reason, side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, NULL, $9, $10, $11, $12)",
+                "INSERT INTO witness_verdicts (minute, witness_id, beacon_id, witness_key, beaconer_key, epoch, received_ms, \
+                 valid, reason, side, measured, threshold, detail, selected, hex_scale_e4, reward_units_e4, passed_regular) \
+                 VALUES ($13, $1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, NULL, $9, $10, $11, $12)",
             )
             .bind(witness_id.to_vec())
             .bind(beacon_id.to_vec())
@@ -202,7 +203,8 @@ pub async fn poc(
             .bind(i64::from(w.valid && w.selected))
             .bind(hex_scale_e4)
             .bind(if w.valid && w.selected { witness_units } else { 0 })
-            .bind(i64::from(w.valid)),
+            .bind(i64::from(w.valid))
+            .bind(db::verdict_minute(at)),
         )
         .await;
     }

@@ -1,0 +1,164 @@
+//! Resuming after a restart: the state and the stored reports that have no verdict yet, read
+//! back one window of receive time at a time; and witnesses that belong to no proof of
+//! coverage.
+
+use super::poc::{Received, WitnessVerdict};
+use super::reason::{Invalid, Side};
+use super::{Event, Pending, STORE_RETRY, Verifier};
+use crate::store::{ReportKind, StoreError, StoredReport};
+use prost::Message;
+use schemas::PublicKey;
+use schemas::proto::{BeaconReport, WitnessReport};
+
+impl Verifier {
+    pub(super) async fn resume(&mut self) -> Result<(), StoreError> {
+        let since = self.clock.now_ms().saturating_sub(7 * 24 * 3600 * 1000);
+        for entropy in self.store.entropy_since(since).await? {
+            self.add(Event::Entropy(entropy));
+        }
+        let progress = self.store.progress().await?;
+        let (state, changes) = self.store.hotspot_states_and_changes().await?;
+        self.state = state;
+        self.progress.resumed(&progress, changes);
+        self.denylist = self.store.denylist().await?;
+        // The backlog is read one window of receive time at a time, and each window's proofs
+        // of coverage are closed before the next is read (as if the oracle had been running),
+        // so memory is bounded by a window's reports, not by the backlog. Every report
+        // received before `verified_before_ms` has a verdict: the search starts there.
+        let now = self.clock.now_ms();
+        let mut resumed = (0u64, 0u64);
+        let mut next = self
+            .store
+            .next_unverified_ms(progress.verified_before_ms)
+            .await?;
+        while let Some(first) = next {
+            let from = first - first % self.resume_window_ms;
+            // The last window takes everything left, including reports stamped after `now`
+            // (a clock that went back): nothing stored is left out.
+            let to = match from.saturating_add(self.resume_window_ms) {
+                to if to > now => u64::MAX,
+                to => to,
+            };
+            let beacons = self
+                .store
+                .unverified_between(ReportKind::Beacon, from, to)
+                .await?;
+            let witnesses = self
+                .store
+                .unverified_between(ReportKind::Witness, from, to)
+                .await?;
+            resumed.0 += beacons.len() as u64;
+            resumed.1 += witnesses.len() as u64;
+            for report in beacons {
+                if let Some(beacon) = decode::<BeaconReport>(&report) {
+                    self.add(Event::Beacon(beacon));
+                }
+            }
+            for report in witnesses {
+                if let Some(witness) = decode::<WitnessReport>(&report) {
+                    self.add(Event::Witness(witness));
+                }
+            }
+            if to == u64::MAX {
+                // The rest is closed by the clock, as live reports are. Reports received
+                // before the start were all stored before it, and are read by now; later ones
+                // come from ingest.
+                break;
+            }
+            self.progress.frontier_ms = to;
+            while let Err(e) = self.close_due(to).await {
+                tracing::error!(error = %e, "could not store verdicts while resuming; retrying");
+                tokio::time::sleep(STORE_RETRY).await;
+            }
+            if (resumed.0 + resumed.1) > 0 && from / 3_600_000 != to / 3_600_000 {
+                tracing::info!(
+                    beacons = resumed.0,
+                    witnesses = resumed.1,
+                    up_to_ms = to,
+                    "resuming verification of stored reports"
+                );
+            }
+            next = self.store.next_unverified_ms(to).await?;
+        }
+        // Every report stamped before this verifier was created was stored by then (ingest
+        // starts after it), so it was read above; later ones come from ingest, which moves the
+        // frontier on ([`Event::Frontier`]).
+        self.progress.frontier_ms = self.progress.frontier_ms.max(self.created_ms);
+        if resumed != (0, 0) {
+            tracing::info!(
+                beacons = resumed.0,
+                witnesses = resumed.1,
+                "stored reports read back for verification"
+            );
+        }
+        Ok(())
+    }
+
+    /// Witnesses with no beacon: `too_late` when their proof of coverage already closed,
+    /// `stale` when no beacon came.
+    pub(super) async fn judge_lone(
+        &mut self,
+        data: &[u8],
+        pending: &Pending,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let closed = self.closed.get(data).copied();
+        let epoch = match (closed, pending.witnesses.first()) {
+            (Some(c), _) => c.epoch,
+            (None, Some(w)) => self.params.epoch_of(w.received_ms),
+            (None, None) => return Ok(()),
+        };
+        self.use_params_of(epoch).await?;
+        let verdicts: Vec<(WitnessVerdict, u64)> = pending
+            .witnesses
+            .iter()
+            .map(|w| {
+                let (reason, epoch) = match closed {
+                    Some(c) => {
+                        let lag_ms = w.received_ms.saturating_sub(c.beacon_ms);
+                        let max_lag_ms = self.params.max_beacon_to_witness_lag.as_millis() as u64;
+                        (Invalid::TooLate { lag_ms, max_lag_ms }, c.epoch)
+                    }
+                    None => {
+                        let waited_ms = now_ms
+                            .min(w.received_ms + self.params.stale_after.as_millis() as u64)
+                            - w.received_ms;
+                        (
+                            Invalid::Stale { waited_ms },
+                            self.params.epoch_of(w.received_ms),
+                        )
+                    }
+                };
+                let witness = PublicKey::from_slice(&w.report.hotspot_key)
+                    .unwrap_or(PublicKey::from_bytes([0; 32]));
+                let verdict = WitnessVerdict {
+                    witness_id: w.id,
+                    witness,
+                    received_ms: w.received_ms,
+                    outcome: Err((Side::Witness, reason)),
+                    passed_regular: false,
+                    evidence: None,
+                    selected: false,
+                    reward_units_e4: 0,
+                };
+                (verdict, epoch)
+            })
+            .collect();
+        self.stats.witness_verdicts += verdicts.len() as u64;
+        self.store.save_lone_witnesses(&verdicts).await
+    }
+}
+
+fn decode<M: Message + Default>(report: &StoredReport) -> Option<Received<M>> {
+    match M::decode(report.message.as_slice()) {
+        Ok(message) => Some(Received {
+            id: report.id,
+            received_ms: report.received_ms,
+            report: message,
+        }),
+        Err(e) => {
+            tracing::error!(id = hex::encode(report.id), error = %e, "stored report does not decode; skipped");
+            None
+        }
+    }
+}
