@@ -51,6 +51,8 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's own driver on the same database, for what `Any` cannot express (`COPY`).
+    postgres: Option<sqlx::PgPool>,
 }
 
 impl Db {
@@ -98,7 +100,24 @@ impl Db {
                 url: redact(&url),
                 source,
             })?;
-        Ok(Self { pool, backend })
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy(&url)
+                    .map_err(|source| DbError::Connect {
+                        url: redact(&url),
+                        source,
+                    })?,
+            ),
+        };
+        Ok(Self {
+            pool,
+            backend,
+            postgres,
+        })
     }
 
     /// The connection pool.
@@ -111,9 +130,18 @@ impl Db {
         self.backend
     }
 
+    /// PostgreSQL's own pool on the same database (connections opened on first use), for bulk
+    /// writes with `COPY`; `None` on SQLite.
+    pub fn postgres(&self) -> Option<&sqlx::PgPool> {
+        self.postgres.as_ref()
+    }
+
     /// Closes every connection (waits for in-flight queries).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(postgres) = &self.postgres {
+            postgres.close().await;
+        }
     }
 }
 

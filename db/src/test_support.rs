@@ -105,6 +105,7 @@ impl Db {
         Ok(Db {
             pool,
             backend: crate::Backend::Postgres,
+            postgres: None,
         })
     }
 }

@@ -8,6 +8,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 mod bulk;
+mod pg_copy;
+mod pg_progress;
 mod verdict_rows;
 mod verdicts;
 

@@ -161,7 +161,7 @@ pub(super) async fn upsert_states(
     Ok(())
 }
 
-const STATE_COLUMNS: [&str; 4] = [
+pub(super) const STATE_COLUMNS: [&str; 4] = [
     "last_beacon_ms",
     "last_witness_ms",
     "last_reciprocal_beacon_ms",
@@ -170,7 +170,7 @@ const STATE_COLUMNS: [&str; 4] = [
 
 /// `column = the later of the stored and the new value` for each column (a checkpoint holds
 /// only what changed since the last one: a field it does not set keeps its stored value).
-fn later_of_each(columns: [&str; 4]) -> String {
+pub(super) fn later_of_each(columns: [&str; 4]) -> String {
     columns
         .iter()
         .map(|c| {

@@ -5,6 +5,7 @@
 //! (migration 0009): a report's verdict is one exact lookup (its row gives the minute, key and
 //! id), a range of receive time is a range of minutes.
 
+use super::pg_copy::{self, CopyError};
 use super::{ReportKind, Store, StoreError, StoredReport, clamp_ms, id_of, key_of, verdict_rows};
 use crate::trust::Reports;
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
@@ -101,6 +102,16 @@ pub(super) fn witness_side(witness: &WitnessVerdict) -> (Option<&'static str>, R
     (side, reason_columns(invalid))
 }
 
+/// Sets the state replay point (a checkpoint was stored).
+pub(super) const SET_REPLAY_FROM: &str =
+    "UPDATE verifier_progress SET state_replay_from_ms = $1 WHERE id = 1";
+/// Lowers the state replay point to at most `$1` (verdicts received then were stored).
+pub(super) const LOWER_REPLAY_FROM: &str = "UPDATE verifier_progress SET state_replay_from_ms = \
+     CASE WHEN state_replay_from_ms < $1 THEN state_replay_from_ms ELSE $1 END WHERE id = 1";
+/// Moves `verified_before_ms` to `$1` unless it is further already.
+pub(super) const VERIFIED_BEFORE: &str = "UPDATE verifier_progress SET verified_before_ms = \
+     CASE WHEN verified_before_ms > $1 THEN verified_before_ms ELSE $1 END WHERE id = 1";
+
 /// Moves `verifier_progress` forward in `tx`: `verified_before_ms` never goes back; the state
 /// replay point is the checkpoint's, or else at most the earliest receive time stored now.
 pub(super) async fn advance(
@@ -110,26 +121,20 @@ pub(super) async fn advance(
 ) -> Result<(), StoreError> {
     if let Some(checkpoint) = &progress.checkpoint {
         verdict_rows::upsert_states(tx, &checkpoint.states).await?;
-        sqlx::query("UPDATE verifier_progress SET state_replay_from_ms = $1 WHERE id = 1")
+        sqlx::query(SET_REPLAY_FROM)
             .bind(clamp_ms(checkpoint.replay_from_ms))
             .execute(&mut **tx)
             .await?;
     } else if let Some(earliest) = earliest_ms {
-        sqlx::query(
-            "UPDATE verifier_progress SET state_replay_from_ms = CASE WHEN state_replay_from_ms < $1 \
-             THEN state_replay_from_ms ELSE $1 END WHERE id = 1",
-        )
-        .bind(clamp_ms(earliest))
+        sqlx::query(LOWER_REPLAY_FROM)
+            .bind(clamp_ms(earliest))
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(VERIFIED_BEFORE)
+        .bind(clamp_ms(progress.verified_before_ms))
         .execute(&mut **tx)
         .await?;
-    }
-    sqlx::query(
-        "UPDATE verifier_progress SET verified_before_ms = CASE WHEN verified_before_ms > $1 \
-         THEN verified_before_ms ELSE $1 END WHERE id = 1",
-    )
-    .bind(clamp_ms(progress.verified_before_ms))
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
@@ -151,11 +156,24 @@ fn earliest_effect(pocs: &[PocRow]) -> Option<u64> {
 impl Store {
     /// Stores many proof-of-coverage verdicts (with their witness verdicts) and the progress
     /// they make, in one transaction, with multi-row statements.
+    /// On PostgreSQL the rows go in with `COPY` (see `pg_copy.rs`).
     pub async fn save_pocs(
         &self,
         pocs: &[PocRow],
         progress: &BatchProgress,
     ) -> Result<Inserted, StoreError> {
+        if let Some(pg) = self.db.postgres() {
+            match pg_copy::save_pocs(pg, pocs, progress, earliest_effect(pocs)).await {
+                Ok(inserted) => return Ok(inserted),
+                Err(CopyError::Store(e)) => return Err(e),
+                Err(CopyError::Duplicate) => {
+                    tracing::warn!(
+                        pocs = pocs.len(),
+                        "a verdict of the batch was stored before; storing the rest one by one"
+                    );
+                }
+            }
+        }
         let mut tx = self.db.pool().begin().await?;
         let inserted = verdict_rows::insert_pocs(&mut tx, pocs).await?;
         advance(&mut tx, progress, earliest_effect(pocs)).await?;

@@ -5,7 +5,7 @@
 use super::poc::{Received, WitnessVerdict};
 use super::reason::{Invalid, Side};
 use super::{Event, Pending, STORE_RETRY, Verifier};
-use crate::store::{ReportKind, StoreError, StoredReport};
+use crate::store::{ReportKind, Store, StoreError, StoredReport};
 use prost::Message;
 use schemas::PublicKey;
 use schemas::proto::{BeaconReport, WitnessReport};
@@ -24,61 +24,47 @@ impl Verifier {
         // The backlog is read one window of receive time at a time, and each window's proofs
         // of coverage are closed before the next is read (as if the oracle had been running),
         // so memory is bounded by a window's reports, not by the backlog. Every report
-        // received before `verified_before_ms` has a verdict: the search starts there.
+        // received before `verified_before_ms` has a verdict: the search starts there. The
+        // next window is read (and decoded) while this one is verified.
         let now = self.clock.now_ms();
         let mut resumed = (0u64, 0u64);
-        let mut next = self
-            .store
-            .next_unverified_ms(progress.verified_before_ms)
-            .await?;
-        while let Some(first) = next {
-            let from = first - first % self.resume_window_ms;
-            // The last window takes everything left, including reports stamped after `now`
-            // (a clock that went back): nothing stored is left out.
-            let to = match from.saturating_add(self.resume_window_ms) {
-                to if to > now => u64::MAX,
-                to => to,
-            };
-            let beacons = self
-                .store
-                .unverified_between(ReportKind::Beacon, from, to)
-                .await?;
-            let witnesses = self
-                .store
-                .unverified_between(ReportKind::Witness, from, to)
-                .await?;
-            resumed.0 += beacons.len() as u64;
-            resumed.1 += witnesses.len() as u64;
-            for report in beacons {
-                if let Some(beacon) = decode::<BeaconReport>(&report) {
-                    self.add(Event::Beacon(beacon));
-                }
+        let (store, window_ms) = (self.store.clone(), self.resume_window_ms);
+        let read = |from_ms| tokio::spawn(read_window(store.clone(), from_ms, window_ms, now));
+        let mut ahead = Some(read(progress.verified_before_ms));
+        while let Some(task) = ahead.take() {
+            let window = task.await.map_err(|e| StoreError::Task(e.to_string()))??;
+            let Some(window) = window else { break };
+            let last = window.to == u64::MAX;
+            if !last {
+                ahead = Some(read(window.to));
             }
-            for report in witnesses {
-                if let Some(witness) = decode::<WitnessReport>(&report) {
-                    self.add(Event::Witness(witness));
-                }
+            resumed.0 += window.beacons.len() as u64;
+            resumed.1 += window.witnesses.len() as u64;
+            for beacon in window.beacons {
+                self.add(Event::Beacon(beacon));
             }
-            if to == u64::MAX {
+            for witness in window.witnesses {
+                self.add(Event::Witness(witness));
+            }
+            if last {
                 // The rest is closed by the clock, as live reports are. Reports received
                 // before the start were all stored before it, and are read by now; later ones
                 // come from ingest.
                 break;
             }
-            self.progress.frontier_ms = to;
-            while let Err(e) = self.close_due(to).await {
+            self.progress.frontier_ms = window.to;
+            while let Err(e) = self.close_due(window.to).await {
                 tracing::error!(error = %e, "could not store verdicts while resuming; retrying");
                 tokio::time::sleep(STORE_RETRY).await;
             }
-            if (resumed.0 + resumed.1) > 0 && from / 3_600_000 != to / 3_600_000 {
+            if (resumed.0 + resumed.1) > 0 && window.from / 3_600_000 != window.to / 3_600_000 {
                 tracing::info!(
                     beacons = resumed.0,
                     witnesses = resumed.1,
-                    up_to_ms = to,
+                    up_to_ms = window.to,
                     "resuming verification of stored reports"
                 );
             }
-            next = self.store.next_unverified_ms(to).await?;
         }
         // Every report stamped before this verifier was created was stored by then (ingest
         // starts after it), so it was read above; later ones come from ingest, which moves the
@@ -147,6 +133,47 @@ impl Verifier {
         self.stats.witness_verdicts += verdicts.len() as u64;
         self.store.save_lone_witnesses(&verdicts).await
     }
+}
+
+/// One window of the restart backlog: its reports without a verdict, decoded.
+struct Window {
+    from: u64,
+    /// `u64::MAX` for the last window (everything left).
+    to: u64,
+    beacons: Vec<Received<BeaconReport>>,
+    witnesses: Vec<Received<WitnessReport>>,
+}
+
+/// The window of `window_ms` that holds the first report without a verdict received at or
+/// after `from_ms`; `None` when there is none. The window reaching past `now_ms` takes
+/// everything left, including reports stamped after it (a clock that went back): nothing
+/// stored is left out.
+async fn read_window(
+    store: Store,
+    from_ms: u64,
+    window_ms: u64,
+    now_ms: u64,
+) -> Result<Option<Window>, StoreError> {
+    let Some(first) = store.next_unverified_ms(from_ms).await? else {
+        return Ok(None);
+    };
+    let from = first - first % window_ms;
+    let to = match from.saturating_add(window_ms) {
+        to if to > now_ms => u64::MAX,
+        to => to,
+    };
+    let beacons = store
+        .unverified_between(ReportKind::Beacon, from, to)
+        .await?;
+    let witnesses = store
+        .unverified_between(ReportKind::Witness, from, to)
+        .await?;
+    Ok(Some(Window {
+        from,
+        to,
+        beacons: beacons.iter().filter_map(decode).collect(),
+        witnesses: witnesses.iter().filter_map(decode).collect(),
+    }))
 }
 
 fn decode<M: Message + Default>(report: &StoredReport) -> Option<Received<M>> {
