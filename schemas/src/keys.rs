@@ -4,7 +4,7 @@
 //! followed by the 32-byte public key. So one file format serves hotspot, owner, oracle and
 //! governance keys, and an owner key file is directly usable as a Solana wallet.
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -60,10 +60,6 @@ impl PublicKey {
     /// The raw bytes as a vector (for protobuf fields).
     pub fn to_vec(&self) -> Vec<u8> {
         self.0.to_vec()
-    }
-
-    pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPoint)
     }
 }
 

@@ -28,5 +28,9 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/coverage_proof.v1.rs"));
 }
 
+/// Most reports in one `ReportBatch` request (the request must also fit the transport's size
+/// limit, 64 KiB: 256 reports of at most ~240 bytes each do).
+pub const MAX_REPORTS_PER_REQUEST: usize = 256;
+
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use sign::{SignError, message_id};
