@@ -1,38 +1,38 @@
-//! Ingest: every request is decoded, checked (fields, signature, known hotspot) and, for
-//! reports, written durably in a database transaction **before** it is acknowledged. Reports
-//! go through one writer task that commits them in groups (one transaction for all reports
-//! waiting at that moment), then acknowledges each one and streams it to the verifier.
-//! An exact resubmission is acknowledged as a duplicate and not stored twice.
+//! Ingest: every request is decoded and checked, and reports are written durably in a
+//! database transaction **before** they are acknowledged. A request carries one report or a
+//! batch of them (`ReportBatch`, answered with one result per report); either way each report
+//! gets its cheap field checks here, then goes through the pipeline (`ingest/pipeline.rs`):
+//! signatures verified in batches on both cores, then one writer task that commits groups of
+//! reports (one transaction for all waiting), acknowledges each report and streams new ones to
+//! the verifier. An exact resubmission is acknowledged as a duplicate and not stored twice.
 //!
-//! A report's receive time is stamped by the writer when it takes the report's group (never
-//! earlier than the group before), so reports reach the verifier in the order of their receive
-//! times, group by group; after each group, and every second when idle, the writer tells the
-//! verifier that everything received before that time has been delivered
-//! ([`Event::Frontier`]), which is what lets the verifier record how far verification has come.
+//! A report's receive time is when its request arrived, except that the writer never lets it
+//! go back in time (a report taken after another is stamped no earlier), so reports reach the
+//! verifier in the order of their receive times; after each group, and every second when
+//! idle, the writer tells the verifier that everything received before that time has been
+//! delivered ([`Event::Frontier`]), which is what lets the verifier record how far
+//! verification has come.
+
+mod pipeline;
+mod reports;
 
 use crate::registry::Registry;
-use crate::store::{HotspotRecord, NewReport, ReportKind, Store, Stored};
+use crate::store::{HotspotRecord, Store};
 use crate::verifier::Event;
-use crate::verifier::poc::{HotspotInfo, Received};
+use crate::verifier::poc::HotspotInfo;
+use pipeline::Pipeline;
 use prost::Message;
-use schemas::beacon::{BEACON_PAYLOAD_SIZE, LOCAL_ENTROPY_SIZE, REMOTE_ENTROPY_SIZE};
+use reports::{ReportMessage, ack, check_beacon, check_report, check_witness};
 use schemas::clock::SharedClock;
+use schemas::message_id;
 use schemas::proto::{
-    Ack, BeaconReport, Entropy, LocationAssertion, RejectReason, Rejection, Request, Response,
-    WitnessReport, request, response,
+    Entropy, LocationAssertion, RejectReason, Rejection, ReportBatch, ReportResults, Request,
+    Response, request, response,
 };
-use schemas::sign::SingleSigned;
-use schemas::{PublicKey, message_id};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-/// Most reports committed in one transaction.
-const MAX_BATCH: usize = 1024;
-/// Reports waiting for the writer before submitters wait for room.
-const WRITE_QUEUE: usize = 16 * 1024;
 /// Assertions may be at most this far in the future of the oracle's clock.
 const MAX_ASSERTION_SKEW_MS: u64 = 10 * 60 * 1000;
-/// How often an idle writer moves the verifier's frontier to its clock.
-const IDLE_FRONTIER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A rejection with its reason, for the response and the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,23 +59,17 @@ impl From<Rejected> for Response {
     }
 }
 
-struct WriteJob {
-    report: NewReport,
-    event: Event,
-    reply: oneshot::Sender<Result<Stored, Rejected>>,
-}
-
 /// The request handler shared by every connection.
 pub struct Ingest {
     store: Store,
     registry: Registry,
     clock: SharedClock,
-    writer: mpsc::Sender<WriteJob>,
+    pipeline: Pipeline,
     entropy: watch::Receiver<Option<Entropy>>,
 }
 
 impl Ingest {
-    /// The handler and its writer task (which ends when the handler is dropped).
+    /// The handler and its pipeline's task (which ends when the handler is dropped).
     pub fn new(
         store: Store,
         registry: Registry,
@@ -83,14 +77,14 @@ impl Ingest {
         verifier: mpsc::UnboundedSender<Event>,
         entropy: watch::Receiver<Option<Entropy>>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(write_loop(store.clone(), jobs, verifier, clock.clone()));
+        let (pipeline, task) =
+            Pipeline::start(store.clone(), registry.clone(), verifier, clock.clone());
         (
             Self {
                 store,
                 registry,
                 clock,
-                writer,
+                pipeline,
                 entropy,
             },
             task,
@@ -109,8 +103,9 @@ impl Ingest {
             None => Err(rejected(RejectReason::Malformed, "empty request")),
             Some(request::Msg::Entropy(_)) => self.entropy(),
             Some(request::Msg::AssertLocation(assertion)) => self.assert_location(assertion).await,
-            Some(request::Msg::Beacon(beacon)) => self.beacon(beacon).await,
-            Some(request::Msg::Witness(witness)) => self.witness(witness).await,
+            Some(request::Msg::Beacon(beacon)) => self.report(check_beacon(beacon)).await,
+            Some(request::Msg::Witness(witness)) => self.report(check_witness(witness)).await,
+            Some(request::Msg::Reports(batch)) => self.reports(batch).await,
         };
         result.unwrap_or_else(Response::from)
     }
@@ -178,7 +173,7 @@ impl Ingest {
             let same = existing.asserted_ms == assertion.timestamp_ms
                 && u64::from(existing.location) == assertion.location;
             if same {
-                return Ok(ack(id, true, existing.asserted_ms));
+                return Ok(ack_response(ack(id, true, existing.asserted_ms)));
             }
             if existing.asserted_ms >= assertion.timestamp_ms {
                 return Err(rejected(
@@ -210,161 +205,52 @@ impl Ingest {
             self.registry.insert(hotspot, info);
         }
         tracing::info!(hotspot = %hotspot, owner = %owner, location = %cell, "hotspot asserted");
-        Ok(ack(id, false, now))
+        Ok(ack_response(ack(id, false, now)))
     }
 
-    async fn beacon(&self, beacon: BeaconReport) -> Result<Response, Rejected> {
-        check_len("local_entropy", &beacon.local_entropy, LOCAL_ENTROPY_SIZE)?;
-        check_len(
-            "remote_entropy",
-            &beacon.remote_entropy,
-            REMOTE_ENTROPY_SIZE,
-        )?;
-        check_len("data", &beacon.data, BEACON_PAYLOAD_SIZE)?;
-        let key = self.verify_reporter(&beacon)?;
-        let report = NewReport {
-            kind: ReportKind::Beacon,
-            id: message_id(&beacon),
-            hotspot_key: key,
-            data: beacon.data.clone(),
-            // Stamped by the writer.
-            received_ms: 0,
-            message: beacon.encode_to_vec(),
-        };
-        let event = Event::Beacon(Received {
-            id: report.id,
-            received_ms: report.received_ms,
-            report: beacon,
-        });
-        self.store_report(report, event).await
+    /// One report alone: answered with its `Ack` or `Rejection`.
+    async fn report(&self, checked: Result<ReportMessage, Rejected>) -> Result<Response, Rejected> {
+        let received_ms = self.clock.now_ms();
+        let outcome = self.pipeline.submit(vec![checked], received_ms).await.pop();
+        outcome
+            .unwrap_or_else(|| {
+                Err(rejected(
+                    RejectReason::Unavailable,
+                    "no outcome, retry later",
+                ))
+            })
+            .map(ack_response)
     }
 
-    async fn witness(&self, witness: WitnessReport) -> Result<Response, Rejected> {
-        check_len("data", &witness.data, BEACON_PAYLOAD_SIZE)?;
-        let key = self.verify_reporter(&witness)?;
-        let report = NewReport {
-            kind: ReportKind::Witness,
-            id: message_id(&witness),
-            hotspot_key: key,
-            data: witness.data.clone(),
-            // Stamped by the writer.
-            received_ms: 0,
-            message: witness.encode_to_vec(),
-        };
-        let event = Event::Witness(Received {
-            id: report.id,
-            received_ms: report.received_ms,
-            report: witness,
-        });
-        self.store_report(report, event).await
-    }
-
-    fn verify_reporter<M: SingleSigned>(&self, message: &M) -> Result<PublicKey, Rejected> {
-        check_len("hotspot_key", message.signer(), 32)?;
-        let key = message
-            .verify()
-            .map_err(|e| rejected(RejectReason::BadSignature, e.to_string()))?;
-        if self.registry.get(&key).is_none() {
+    /// A batch: one result per report, in order. Refused whole when empty or larger than
+    /// [`schemas::MAX_REPORTS_PER_REQUEST`].
+    async fn reports(&self, batch: ReportBatch) -> Result<Response, Rejected> {
+        let count = batch.reports.len();
+        if count == 0 {
+            return Err(rejected(RejectReason::InvalidField, "empty report batch"));
+        }
+        if count > schemas::MAX_REPORTS_PER_REQUEST {
             return Err(rejected(
-                RejectReason::UnknownHotspot,
-                format!("hotspot {key} is not onboarded"),
+                RejectReason::TooLarge,
+                format!(
+                    "{count} reports in one request, at most {}",
+                    schemas::MAX_REPORTS_PER_REQUEST
+                ),
             ));
         }
-        Ok(key)
-    }
-
-    async fn store_report(&self, report: NewReport, event: Event) -> Result<Response, Rejected> {
-        let id = report.id;
-        let (reply, done) = oneshot::channel();
-        let unavailable = || {
-            rejected(
-                RejectReason::Unavailable,
-                "oracle is shutting down, retry later",
-            )
-        };
-        self.writer
-            .send(WriteJob {
-                report,
-                event,
-                reply,
-            })
-            .await
-            .map_err(|_| unavailable())?;
-        let stored = done.await.map_err(|_| unavailable())??;
-        Ok(ack(id, stored.duplicate, stored.received_ms))
+        let received_ms = self.clock.now_ms();
+        let checked = batch.reports.into_iter().map(check_report).collect();
+        let outcomes = self.pipeline.submit(checked, received_ms).await;
+        Ok(Response {
+            msg: Some(response::Msg::Results(ReportResults {
+                results: outcomes.into_iter().map(reports::result).collect(),
+            })),
+        })
     }
 }
 
-fn check_len(field: &str, value: &[u8], expected: usize) -> Result<(), Rejected> {
-    if value.len() != expected {
-        return Err(rejected(
-            RejectReason::InvalidField,
-            format!("{field} must be {expected} bytes, got {}", value.len()),
-        ));
-    }
-    Ok(())
-}
-
-fn ack(id: [u8; 32], duplicate: bool, received_ms: u64) -> Response {
+fn ack_response(ack: schemas::proto::Ack) -> Response {
     Response {
-        msg: Some(response::Msg::Ack(Ack {
-            id: id.to_vec(),
-            duplicate,
-            received_ms,
-        })),
-    }
-}
-
-/// Stamps waiting reports with their receive time and commits them in one transaction, then
-/// acknowledges them, forwards new ones to the verifier and moves its frontier. A failed commit
-/// acknowledges nothing (every submitter is told to retry).
-async fn write_loop(
-    store: Store,
-    mut jobs: mpsc::Receiver<WriteJob>,
-    verifier: mpsc::UnboundedSender<Event>,
-    clock: SharedClock,
-) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    let mut last_stamp = 0u64;
-    loop {
-        let taken = tokio::select! {
-            taken = jobs.recv_many(&mut batch, MAX_BATCH) => taken,
-            () = tokio::time::sleep(IDLE_FRONTIER) => {
-                // Nothing waits: whatever comes next is stamped at this time or later.
-                last_stamp = last_stamp.max(clock.now_ms());
-                let _ = verifier.send(Event::Frontier(last_stamp));
-                continue;
-            }
-        };
-        if taken == 0 {
-            return;
-        }
-        last_stamp = last_stamp.max(clock.now_ms());
-        for job in &mut batch {
-            job.report.received_ms = last_stamp;
-            job.event.stamp(last_stamp);
-        }
-        let reports: Vec<NewReport> = batch.iter().map(|job| job.report.clone()).collect();
-        match store.insert_reports(&reports).await {
-            Ok(outcomes) => {
-                for (job, stored) in batch.drain(..).zip(outcomes) {
-                    if !stored.duplicate {
-                        let _ = verifier.send(job.event);
-                    }
-                    let _ = job.reply.send(Ok(stored));
-                }
-                // Every report stamped before this one was in this group or an earlier one.
-                let _ = verifier.send(Event::Frontier(last_stamp));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, reports = batch.len(), "could not store reports; submitters will retry");
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(rejected(
-                        RejectReason::Unavailable,
-                        "storage unavailable, retry later",
-                    )));
-                }
-            }
-        }
+        msg: Some(response::Msg::Ack(ack)),
     }
 }

@@ -1,9 +1,10 @@
-//! The QUIC server: one request per bidirectional stream. Takes an already-bound endpoint and
+//! The QUIC server: one request per bidirectional stream (a request may carry a batch of
+//! reports). Takes an already-bound endpoint and
 //! a shutdown future, so tests bind `127.0.0.1:0`.
 
 use crate::ingest::Ingest;
 use prost::Message;
-use schemas::proto::{RejectReason, Rejection, Response, response};
+use schemas::proto::{RejectReason, Rejection, Response, report_result, response};
 use std::future::Future;
 use std::sync::Arc;
 use transport::RpcError;
@@ -73,10 +74,25 @@ async fn stream(
             return;
         }
     };
-    if let Some(response::Msg::Rejection(r)) = &response.msg {
-        tracing::info!(%peer, reason = ?RejectReason::try_from(r.reason).unwrap_or_default(), detail = %r.detail, "request rejected");
-    }
+    log_rejections(&response, peer);
     if send.write_all(&response.encode_to_vec()).await.is_ok() {
         let _ = send.finish();
+    }
+}
+
+fn log_rejections(response: &Response, peer: std::net::SocketAddr) {
+    let log = |r: &Rejection| {
+        tracing::info!(%peer, reason = ?RejectReason::try_from(r.reason).unwrap_or_default(), detail = %r.detail, "request rejected");
+    };
+    match &response.msg {
+        Some(response::Msg::Rejection(r)) => log(r),
+        Some(response::Msg::Results(results)) => {
+            for result in &results.results {
+                if let Some(report_result::Result::Rejection(r)) = &result.result {
+                    log(r);
+                }
+            }
+        }
+        _ => {}
     }
 }

@@ -11,8 +11,8 @@ use prost::Message;
 use schemas::beacon::{self, RemoteEntropy};
 use schemas::clock::{ScaledClock, SharedClock};
 use schemas::proto::{
-    BeaconReport, Entropy, EntropyRequest, LocationAssertion, RejectReason, Request, Response,
-    WitnessReport, request, response,
+    BeaconReport, Entropy, EntropyRequest, LocationAssertion, RejectReason, Report, ReportBatch,
+    Request, Response, WitnessReport, report, report_result, request, response,
 };
 use schemas::region::{Region, channel_plan};
 use schemas::sign::SingleSigned;
@@ -374,6 +374,172 @@ async fn end_to_end_on_postgres() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let db = db::test_support::postgres().await.expect("postgres");
     run_scenario(db.url.clone(), db.name).await;
+}
+
+/// What a batch's answer says of each report: `Ok((duplicate, received_ms))` or the rejection.
+fn results(response: &Response) -> Vec<Result<(bool, u64), RejectReason>> {
+    let Some(response::Msg::Results(results)) = &response.msg else {
+        panic!("expected results, got {response:?}");
+    };
+    results
+        .results
+        .iter()
+        .map(|r| match &r.result {
+            Some(report_result::Result::Ack(a)) => Ok((a.duplicate, a.received_ms)),
+            Some(report_result::Result::Rejection(r)) => {
+                Err(RejectReason::try_from(r.reason).unwrap_or_default())
+            }
+            None => panic!("empty result"),
+        })
+        .collect()
+}
+
+fn batch(reports: Vec<report::Report>) -> request::Msg {
+    request::Msg::Reports(ReportBatch {
+        reports: reports
+            .into_iter()
+            .map(|r| Report { report: Some(r) })
+            .collect(),
+    })
+}
+
+async fn count(oracle: &Oracle, table: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM {table}"
+    )))
+    .fetch_one(oracle.store.db().pool())
+    .await
+    .expect("count")
+    .get("n")
+}
+
+/// Batches: each report answered on its own, exactly as alone (acks, an in-batch and a later
+/// duplicate with the first receive time, each kind of rejection at its place), whole-request
+/// refusals beyond the bounds, and only acknowledged reports stored.
+async fn batch_scenario(database_url: String) {
+    use report::Report::{Beacon, Witness};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = ingest_settings(dir.path(), database_url);
+    let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
+    let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
+        .await
+        .expect("oracle starts");
+    let conn = connect(&oracle).await;
+    let now = clock.now_ms();
+    let beaconer = onboard(&conn, 20, 37.7749, -122.4194, now).await;
+    let witness = onboard(&conn, 21, 37.7929, -122.4194, now).await;
+    let Some(response::Msg::Entropy(entropy)) =
+        send(&conn, request::Msg::Entropy(EntropyRequest {}))
+            .await
+            .msg
+    else {
+        panic!("no entropy");
+    };
+    let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    let heard = make_witness(&witness, &beacon, -1000, clock.now_ms());
+    let mut forged = heard.clone();
+    forged.snr_ddb += 1;
+    let mut stranger = heard.clone();
+    stranger.sign_with(&Keypair::from_seed([99; 32]));
+    let mut short = heard.clone();
+    short.data.truncate(50);
+    short.sign_with(&witness.key);
+    let mut reports = vec![
+        Beacon(beacon.clone()),
+        Witness(heard.clone()),
+        Witness(forged),
+        Witness(stranger),
+        Witness(short),
+        Beacon(beacon.clone()),
+    ];
+    let mut request = batch(reports.clone());
+    if let request::Msg::Reports(b) = &mut request {
+        b.reports.push(Report { report: None });
+    }
+    let answers = results(&send(&conn, request).await);
+    let received = answers[0].expect("beacon acked").1;
+    assert_eq!(
+        answers,
+        vec![
+            Ok((false, received)),
+            Ok((false, received)),
+            Err(RejectReason::BadSignature),
+            Err(RejectReason::UnknownHotspot),
+            Err(RejectReason::InvalidField),
+            Ok((true, received)),
+            Err(RejectReason::Malformed),
+        ]
+    );
+    // Resent later (alone and in a batch): duplicates with the first receive time.
+    assert_eq!(
+        ack(&send(&conn, request::Msg::Witness(heard.clone())).await),
+        (true, received)
+    );
+    reports.truncate(2);
+    assert_eq!(
+        results(&send(&conn, batch(reports)).await),
+        vec![Ok((true, received)), Ok((true, received))]
+    );
+
+    // Many good reports with one bad signature among them: exactly that one is refused.
+    let mut many: Vec<report::Report> = (0..200)
+        .map(|i| Witness(make_witness(&witness, &beacon, -1100 - i, clock.now_ms())))
+        .collect();
+    if let Witness(w) = &mut many[137] {
+        w.signal_ddbm += 1;
+    }
+    let answers = results(&send(&conn, batch(many.clone())).await);
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 137 {
+            assert_eq!(*answer, Err(RejectReason::BadSignature));
+        } else {
+            assert!(matches!(answer, Ok((false, _))), "{i}: {answer:?}");
+        }
+    }
+    assert_eq!(answers.len(), 200);
+
+    // Bounds: refused whole.
+    let over: Vec<report::Report> = (0..=schemas::MAX_REPORTS_PER_REQUEST)
+        .map(|_| Witness(heard.clone()))
+        .collect();
+    assert_eq!(
+        rejection(&send(&conn, batch(over)).await),
+        Some(RejectReason::TooLarge)
+    );
+    assert_eq!(
+        rejection(&send(&conn, batch(Vec::new())).await),
+        Some(RejectReason::InvalidField)
+    );
+    let oversized: Vec<report::Report> = (0..250)
+        .map(|_| {
+            let mut w = heard.clone();
+            w.data = vec![0; 1024];
+            Witness(w)
+        })
+        .collect();
+    let oversized = Request {
+        msg: Some(batch(oversized)),
+    }
+    .encode_to_vec();
+    assert_eq!(
+        rejection(&send_raw(&conn, &oversized).await),
+        Some(RejectReason::TooLarge)
+    );
+    assert_eq!(count(&oracle, "beacon_reports").await, 1);
+    assert_eq!(count(&oracle, "witness_reports").await, 1 + 199);
+    oracle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_on_sqlite() {
+    let db = db::test_support::sqlite().await.expect("sqlite");
+    batch_scenario(db.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_on_postgres() {
+    let db = db::test_support::postgres().await.expect("postgres");
+    batch_scenario(db.url.clone()).await;
 }
 
 /// Reports acknowledged just before the oracle stops are verified after it restarts on the same

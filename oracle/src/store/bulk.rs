@@ -2,9 +2,8 @@
 //! one per row. The profile of ingest at load showed the writer spending most of its time in
 //! per-row statement round trips; batching rows is the same SQL on both backends.
 
-use super::{HotspotRecord, NewReport, ReportKind, StoreError, Stored};
+use super::{HotspotRecord, StoreError};
 use schemas::proto::Entropy;
-use sqlx::Row;
 
 /// Bound values per statement on SQLite. SQLite resolves each `$N` by a linear search of the
 /// statement's parameter names (when preparing and again when binding), so a statement's cost
@@ -37,7 +36,7 @@ fn plain_row(columns: usize) -> String {
 
 /// `head`, then `rows` copies of `row` (a template whose `$k` are 1-based within the row and
 /// are renumbered for each row), then `tail`.
-fn statement(head: &str, row: &str, columns: usize, rows: usize, tail: &str) -> String {
+pub(super) fn statement(head: &str, row: &str, columns: usize, rows: usize, tail: &str) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 8));
     sql.push_str(head);
     for r in 0..rows {
@@ -124,125 +123,6 @@ pub(super) async fn insert_rows(
     rows: Vec<Vec<Val>>,
 ) -> Result<u64, StoreError> {
     insert_template(tx, head, &plain_row(columns), columns, tail, rows).await
-}
-
-fn report_row(report: &NewReport) -> Vec<Val> {
-    vec![
-        Val::Bytes(report.id.to_vec()),
-        Val::Bytes(report.hotspot_key.to_vec()),
-        Val::Bytes(report.data.clone()),
-        Val::Int(report.received_ms as i64),
-        Val::Bytes(report.message.clone()),
-    ]
-}
-
-/// Stores `reports` inside `tx`: one multi-row statement per table when every report is new
-/// (the common case); when some were stored before (a resubmission), that table's reports are
-/// rolled back to a savepoint and stored one by one, exactly as [`super::Store::insert_reports`]
-/// always did, to tell each submitter whether its report is a duplicate.
-pub(super) async fn insert_reports(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    reports: &[NewReport],
-) -> Result<Vec<Stored>, StoreError> {
-    let mut outcomes: Vec<Option<Stored>> = vec![None; reports.len()];
-    for kind in [ReportKind::Beacon, ReportKind::Witness] {
-        let indices: Vec<usize> = (0..reports.len())
-            .filter(|&i| reports[i].kind == kind)
-            .collect();
-        if indices.is_empty() {
-            continue;
-        }
-        let mut ids: Vec<&[u8; 32]> = indices.iter().map(|&i| &reports[i].id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let distinct = ids.len() == indices.len();
-        if distinct {
-            sqlx::query("SAVEPOINT bulk_reports")
-                .execute(&mut **tx)
-                .await?;
-            let head = match kind {
-                ReportKind::Beacon => {
-                    "INSERT INTO beacon_reports (id, hotspot_key, data, received_ms, message) VALUES "
-                }
-                ReportKind::Witness => {
-                    "INSERT INTO witness_reports (id, hotspot_key, data, received_ms, message) VALUES "
-                }
-            };
-            let rows = indices.iter().map(|&i| report_row(&reports[i])).collect();
-            let inserted = insert_rows(tx, head, 5, "ON CONFLICT DO NOTHING", rows).await?;
-            if inserted == indices.len() as u64 {
-                sqlx::query("RELEASE SAVEPOINT bulk_reports")
-                    .execute(&mut **tx)
-                    .await?;
-                for &i in &indices {
-                    outcomes[i] = Some(Stored {
-                        duplicate: false,
-                        received_ms: reports[i].received_ms,
-                    });
-                }
-                continue;
-            }
-            sqlx::query("ROLLBACK TO SAVEPOINT bulk_reports")
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("RELEASE SAVEPOINT bulk_reports")
-                .execute(&mut **tx)
-                .await?;
-        }
-        for &i in &indices {
-            outcomes[i] = Some(insert_one(tx, &reports[i]).await?);
-        }
-    }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or(Stored {
-                duplicate: false,
-                received_ms: 0,
-            })
-        })
-        .collect())
-}
-
-/// One report, with its duplicate check (the path every report took before batching).
-pub(super) async fn insert_one(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    report: &NewReport,
-) -> Result<Stored, StoreError> {
-    let insert = match report.kind {
-        ReportKind::Beacon => {
-            "INSERT INTO beacon_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-        }
-        ReportKind::Witness => {
-            "INSERT INTO witness_reports (id, hotspot_key, data, received_ms, message) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-        }
-    };
-    let done = sqlx::query(insert)
-        .bind(report.id.to_vec())
-        .bind(report.hotspot_key.to_vec())
-        .bind(report.data.clone())
-        .bind(report.received_ms as i64)
-        .bind(report.message.clone())
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 1 {
-        return Ok(Stored {
-            duplicate: false,
-            received_ms: report.received_ms,
-        });
-    }
-    let select = match report.kind {
-        ReportKind::Beacon => "SELECT received_ms FROM beacon_reports WHERE id = $1",
-        ReportKind::Witness => "SELECT received_ms FROM witness_reports WHERE id = $1",
-    };
-    let row = sqlx::query(select)
-        .bind(report.id.to_vec())
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(Stored {
-        duplicate: true,
-        received_ms: row.try_get::<i64, _>("received_ms")? as u64,
-    })
 }
 
 /// Assertions and hotspot rows for [`super::Store::save_assertions`] (keys distinct).

@@ -174,7 +174,7 @@ impl Store {
                 }
             }
         }
-        let mut tx = self.db.pool().begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let inserted = verdict_rows::insert_pocs(&mut tx, pocs).await?;
         advance(&mut tx, progress, earliest_effect(pocs)).await?;
         tx.commit().await?;
@@ -188,7 +188,7 @@ impl Store {
         poc: &PocRow,
         progress: &BatchProgress,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.db.pool().begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let mut inserted = Inserted {
             pocs: verdict_rows::insert_poc_rows(&mut tx, std::slice::from_ref(poc), 1).await?,
             witnesses: 0,
@@ -221,7 +221,7 @@ impl Store {
             .iter()
             .map(|(v, epoch)| (v, None, *epoch))
             .collect();
-        let mut tx = self.db.pool().begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         verdict_rows::insert_witness_rows(&mut tx, &rows, usize::MAX).await?;
         tx.commit().await?;
         Ok(())
@@ -229,7 +229,7 @@ impl Store {
 
     /// Moves `verified_before_ms` forward on its own (when no batch of verdicts carried it).
     pub async fn save_verified_before(&self, verified_before_ms: u64) -> Result<(), StoreError> {
-        let mut tx = self.db.pool().begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let progress = BatchProgress {
             verified_before_ms,
             checkpoint: None,
