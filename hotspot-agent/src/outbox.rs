@@ -10,21 +10,21 @@
 //! dropped (counted and logged) beyond the size bound, and reports older than the age bound are
 //! dropped instead of sent.
 
+mod deliver;
 pub mod log;
 
-use crate::backoff::Backoff;
-use crate::oracle_client::OracleClient;
-use crate::stats::AgentStats;
+pub use deliver::deliver;
+
 use log::{Log, Stored};
 use prost::Message;
-use schemas::proto::{RejectReason, Request, Response, request, response};
+use schemas::proto::{Request, request};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 /// Default number of reports kept by an in-memory outbox.
 pub const OUTBOX_CAPACITY: usize = 1024;
@@ -90,6 +90,8 @@ struct Queue {
     bytes: u64,
     next_seq: u64,
     log: Option<Log>,
+    /// Retired entries still live in the file (a live entry precedes them).
+    unrecorded: Vec<Stored>,
 }
 
 impl Outbox {
@@ -119,6 +121,7 @@ impl Outbox {
             bytes,
             next_seq: opened.next_seq,
             log: Some(opened.log),
+            unrecorded: Vec::new(),
         };
         if !queue.entries.is_empty() {
             info!(
@@ -204,6 +207,41 @@ impl Outbox {
         }
     }
 
+    /// The oldest reports, in order, waiting for one if the outbox is empty: the front (as
+    /// [`Outbox::front`] gives it) and the beacon and witness reports right behind it, at most
+    /// `max_reports` of them and `max_bytes` of encoded reports (the front alone may exceed
+    /// that). They stay queued until [`Outbox::remove_through`].
+    pub async fn front_batch(
+        &self,
+        now_ms: impl Fn() -> u64,
+        max_reports: usize,
+        max_bytes: usize,
+    ) -> Vec<(u64, Request)> {
+        let first = self.front(&now_ms).await;
+        if !is_report(&first.1) {
+            return vec![first];
+        }
+        let queue = self.lock();
+        let first_seq = first.0;
+        let mut bytes = first.1.encoded_len();
+        let mut batch = vec![first];
+        for entry in queue.entries.iter().skip_while(|e| e.seq <= first_seq) {
+            if batch.len() >= max_reports || bytes + entry.len as usize > max_bytes {
+                break;
+            }
+            let Some(request) = queue
+                .body(entry)
+                .and_then(|body| Request::decode(body.as_slice()).ok())
+                .filter(is_report)
+            else {
+                break;
+            };
+            bytes += entry.len as usize;
+            batch.push((entry.seq, request));
+        }
+        batch
+    }
+
     fn next_live(&self, now_ms: u64) -> Option<(u64, Request)> {
         let mut queue = self.lock();
         let max_age_ms = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
@@ -243,6 +281,23 @@ impl Outbox {
         if queue.entries.front().is_some_and(|e| e.seq == id) {
             queue.retire_front();
         }
+    }
+
+    /// Removes the reports `ids` (sorted, anywhere in the queue) once each is answered for
+    /// good. The queue file records a watermark, so a report answered behind one still
+    /// waiting is recorded as retired once everything before it is (until then a restart
+    /// would send it again, which the oracle answers as a duplicate).
+    pub fn remove_answered(&self, ids: &[u64]) {
+        let mut queue = self.lock();
+        let mut retired = Vec::with_capacity(ids.len());
+        queue.entries.retain(|e| {
+            let answered = ids.binary_search(&e.seq).is_ok();
+            if answered {
+                retired.push(*e);
+            }
+            !answered
+        });
+        queue.forget(retired);
     }
 
     /// Reports dropped by [`Outbox::front`] (too old or unreadable) since the last call.
@@ -293,20 +348,41 @@ impl Queue {
 
     /// Removes the oldest entry, on disk too.
     fn retire_front(&mut self) {
-        let Some(front) = self.entries.pop_front() else {
-            return;
-        };
-        self.bytes -= u64::from(front.len);
-        self.memory.remove(&front.seq);
+        if let Some(front) = self.entries.pop_front() {
+            self.forget(vec![front]);
+        }
+    }
+
+    /// Accounts for entries taken out of `entries`, and records in the file every retired
+    /// entry that no live one precedes.
+    fn forget(&mut self, retired: Vec<Stored>) {
+        for entry in &retired {
+            self.bytes -= u64::from(entry.len);
+            self.memory.remove(&entry.seq);
+        }
         let Some(log) = self.log.as_mut() else {
             return;
         };
-        let result = if self.entries.iter().all(|e| e.offset == IN_MEMORY) {
-            log.clear()
-        } else if front.offset != IN_MEMORY {
-            log.append_done(&[front])
-        } else {
-            Ok(())
+        self.unrecorded
+            .extend(retired.into_iter().filter(|e| e.offset != IN_MEMORY));
+        let first_live = self
+            .entries
+            .iter()
+            .filter(|e| e.offset != IN_MEMORY)
+            .map(|e| e.seq)
+            .min();
+        let result = match first_live {
+            None => {
+                self.unrecorded.clear();
+                log.clear()
+            }
+            Some(first_live) => {
+                let (mut covered, waiting): (Vec<Stored>, Vec<Stored>) =
+                    self.unrecorded.drain(..).partition(|e| e.seq < first_live);
+                self.unrecorded = waiting;
+                covered.sort_unstable_by_key(|e| e.seq);
+                log.append_done(&covered)
+            }
         };
         if let Err(error) = result {
             error!(%error, "cannot record a retired report in the queue file; it may be sent again after a restart");
@@ -317,8 +393,9 @@ impl Queue {
                 .iter_mut()
                 .filter(|e| e.offset != IN_MEMORY)
                 .collect();
-            if let Err(error) = log.compact(&mut live) {
-                error!(%error, "cannot compact the queue file");
+            match log.compact(&mut live) {
+                Ok(()) => self.unrecorded.clear(),
+                Err(error) => error!(%error, "cannot compact the queue file"),
             }
         }
     }
@@ -331,58 +408,17 @@ pub fn kind(request: &Request) -> &'static str {
         Some(request::Msg::Witness(_)) => "witness",
         Some(request::Msg::AssertLocation(_)) => "assert_location",
         Some(request::Msg::Entropy(_)) => "entropy",
+        Some(request::Msg::Reports(_)) => "reports",
         None => "empty",
     }
 }
 
-/// Delivers the outbox's reports in order, forever. `now_ms` is the agent's clock (for the age
-/// bound).
-pub async fn deliver(
-    outbox: &Outbox,
-    oracle: &OracleClient,
-    stats: &AgentStats,
-    now_ms: impl Fn() -> u64,
-) {
-    let mut backoff = Backoff::default();
-    loop {
-        let (id, request) = outbox.front(&now_ms).await;
-        stats
-            .reports_dropped
-            .fetch_add(outbox.take_expired(), Ordering::Relaxed);
-        let kind = kind(&request);
-        match oracle.submit(&request).await {
-            Ok(Response {
-                msg: Some(response::Msg::Ack(ack)),
-            }) => {
-                outbox.remove(id);
-                backoff.reset();
-                count_ack(&request, stats);
-                debug!(kind, id = %hex::encode(&ack.id), duplicate = ack.duplicate, "report acknowledged");
-            }
-            Ok(Response {
-                msg: Some(response::Msg::Rejection(rejection)),
-            }) if rejection.reason() != RejectReason::Unavailable => {
-                outbox.remove(id);
-                AgentStats::bump(&stats.rejections);
-                warn!(kind, reason = ?rejection.reason(), detail = %rejection.detail, "report rejected");
-            }
-            Ok(response) => {
-                let delay = backoff.next_delay();
-                warn!(kind, ?response, retry_in = ?delay, "oracle could not take the report; retrying");
-                tokio::time::sleep(delay).await;
-            }
-            // The client waits out its reconnect backoff before the next attempt.
-            Err(error) => debug!(kind, %error, "report not delivered; retrying"),
-        }
-    }
-}
-
-fn count_ack(request: &Request, stats: &AgentStats) {
-    match request.msg {
-        Some(request::Msg::Beacon(_)) => AgentStats::bump(&stats.beacons_acked),
-        Some(request::Msg::Witness(_)) => AgentStats::bump(&stats.witnesses_acked),
-        _ => {}
-    }
+/// Whether `request` is a beacon or witness report (what a batch may carry).
+fn is_report(request: &Request) -> bool {
+    matches!(
+        request.msg,
+        Some(request::Msg::Beacon(_) | request::Msg::Witness(_))
+    )
 }
 
 #[cfg(test)]

@@ -167,3 +167,75 @@ async fn compaction_keeps_live_reports() {
     assert_eq!(outbox.len(), 10);
     assert_eq!(front_tmst(&outbox).await, 90);
 }
+
+fn tmsts(batch: &[(u64, Request)]) -> Vec<u32> {
+    batch
+        .iter()
+        .map(|(_, r)| match &r.msg {
+            Some(request::Msg::Witness(w)) => w.tmst,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batches_are_bounded_by_count_and_bytes() {
+    let outbox = Outbox::new(100);
+    for tmst in 1..=10 {
+        outbox.push(&witness(tmst), 0);
+    }
+    assert_eq!(
+        tmsts(&outbox.front_batch(now, 4, 1 << 20).await),
+        [1, 2, 3, 4]
+    );
+    let one = witness(1).encoded_len();
+    assert_eq!(
+        tmsts(&outbox.front_batch(now, 100, 3 * one + one / 2).await),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        tmsts(&outbox.front_batch(now, 100, 1).await),
+        [1],
+        "the front alone"
+    );
+    assert_eq!(outbox.len(), 10, "nothing leaves before it is answered");
+}
+
+#[tokio::test]
+async fn reports_answered_out_of_order_are_recorded_once_nothing_before_them_waits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reopen = || Outbox::open(dir.path(), QueueLimits::default()).expect("open");
+    let seqs = {
+        let outbox = reopen();
+        for tmst in 1..=6 {
+            outbox.push(&witness(tmst), 0);
+        }
+        let batch = outbox.front_batch(now, 10, 1 << 20).await;
+        let seqs: Vec<u64> = batch.iter().map(|(seq, _)| *seq).collect();
+        outbox.remove_answered(&[seqs[1], seqs[2], seqs[4]]);
+        assert_eq!(
+            tmsts(&outbox.front_batch(now, 10, 1 << 20).await),
+            [1, 4, 6]
+        );
+        seqs
+    };
+    // 1 still waited, so a restart sends 2, 3 and 5 again (answered as duplicates).
+    assert_eq!(
+        tmsts(&reopen().front_batch(now, 10, 1 << 20).await),
+        [1, 2, 3, 4, 5, 6]
+    );
+    {
+        let outbox = reopen();
+        outbox.remove_answered(&[seqs[1], seqs[2], seqs[4]]);
+        outbox.remove_answered(&[seqs[0]]);
+    }
+    assert_eq!(
+        tmsts(&reopen().front_batch(now, 10, 1 << 20).await),
+        [4, 5, 6]
+    );
+    {
+        let outbox = reopen();
+        outbox.remove_answered(&[seqs[3], seqs[4]]);
+    }
+    assert_eq!(tmsts(&reopen().front_batch(now, 10, 1 << 20).await), [6]);
+}

@@ -6,8 +6,8 @@ use schemas::Keypair;
 use schemas::clock::SharedClock;
 use schemas::proto::{
     Ack, DataRate, Entropy, MediumDown, MediumHello, MediumReception, MediumTransmit, MediumTxDone,
-    MediumUp, Rejection, Request, Response, WitnessReport, medium_down, medium_up, request,
-    response,
+    MediumUp, Rejection, ReportResult, ReportResults, Request, Response, WitnessReport,
+    medium_down, medium_up, report, report_result, request, response,
 };
 use schemas::sign::SingleSigned;
 use std::net::SocketAddr;
@@ -73,20 +73,36 @@ pub struct FakeOracle {
     pub reports: mpsc::UnboundedReceiver<Request>,
     /// Every entropy served.
     pub entropies: Arc<Mutex<Vec<Entropy>>>,
+    /// Per report request in arrival order: `None` for one report alone, `Some(n)` for a
+    /// `ReportBatch` of `n`.
+    pub requests: Arc<Mutex<Vec<Option<usize>>>>,
     _endpoint: quinn::Endpoint,
 }
 
 impl FakeOracle {
     pub fn start(identity: Keypair, clock: SharedClock, policy: Policy) -> Self {
+        Self::with_batches(identity, clock, policy, true)
+    }
+
+    /// An oracle that refuses every `ReportBatch` whole with `MALFORMED` (as one that predates
+    /// batches does: it decodes an empty request).
+    pub fn start_without_batches(identity: Keypair, clock: SharedClock, policy: Policy) -> Self {
+        Self::with_batches(identity, clock, policy, false)
+    }
+
+    fn with_batches(identity: Keypair, clock: SharedClock, policy: Policy, batches: bool) -> Self {
         let (endpoint, addr) = server(&identity, transport::ALPN_ORACLE);
         let (report_tx, reports) = mpsc::unbounded_channel();
         let entropies = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(OracleState {
             identity,
             clock,
             policy,
             report_tx,
             entropies: entropies.clone(),
+            requests: requests.clone(),
+            batches,
             count: Mutex::new(0),
         });
         let server = endpoint.clone();
@@ -115,6 +131,7 @@ impl FakeOracle {
             addr,
             reports,
             entropies,
+            requests,
             _endpoint: endpoint,
         }
     }
@@ -136,6 +153,8 @@ struct OracleState {
     policy: Policy,
     report_tx: mpsc::UnboundedSender<Request>,
     entropies: Arc<Mutex<Vec<Entropy>>>,
+    requests: Arc<Mutex<Vec<Option<usize>>>>,
+    batches: bool,
     count: Mutex<usize>,
 }
 
@@ -157,17 +176,56 @@ impl OracleState {
                     msg: Some(response::Msg::Entropy(entropy)),
                 }
             }
+            Some(request::Msg::Reports(batch)) => {
+                let reports = batch.reports.clone();
+                self.requests
+                    .lock()
+                    .expect("lock")
+                    .push(Some(reports.len()));
+                if !self.batches {
+                    return reject(schemas::proto::RejectReason::Malformed);
+                }
+                let results = reports
+                    .into_iter()
+                    .map(|r| {
+                        let msg = match r.report {
+                            Some(report::Report::Beacon(b)) => request::Msg::Beacon(b),
+                            Some(report::Report::Witness(w)) => request::Msg::Witness(w),
+                            None => return ReportResult::default(),
+                        };
+                        let result = match self.report(Request { msg: Some(msg) }).msg {
+                            Some(response::Msg::Ack(ack)) => report_result::Result::Ack(ack),
+                            Some(response::Msg::Rejection(r)) => {
+                                report_result::Result::Rejection(r)
+                            }
+                            _ => return ReportResult::default(),
+                        };
+                        ReportResult {
+                            result: Some(result),
+                        }
+                    })
+                    .collect();
+                Response {
+                    msg: Some(response::Msg::Results(ReportResults { results })),
+                }
+            }
             _ => {
-                let n = {
-                    let mut count = self.count.lock().expect("lock");
-                    *count += 1;
-                    *count - 1
-                };
-                let response = (self.policy)(&request, n);
-                let _ = self.report_tx.send(request);
-                response
+                self.requests.lock().expect("lock").push(None);
+                self.report(request)
             }
         }
+    }
+
+    /// Answers one report by the policy and records it.
+    fn report(&self, request: Request) -> Response {
+        let n = {
+            let mut count = self.count.lock().expect("lock");
+            *count += 1;
+            *count - 1
+        };
+        let response = (self.policy)(&request, n);
+        let _ = self.report_tx.send(request);
+        response
     }
 }
 
