@@ -172,9 +172,10 @@ impl Agent {
         self.stats.clone()
     }
 
-    /// Runs until `shutdown` completes (then returns `Ok`) or the radio stops. Reports still
-    /// queued at shutdown are lost with an in-memory outbox and delivered by the next run with a
-    /// durable one.
+    /// Runs until `shutdown` completes (then returns `Ok`) or the radio stops. At shutdown the
+    /// radio and the beaconer stop at once and queued reports get up to one request timeout to
+    /// be delivered; what is still queued after that is lost with an in-memory outbox and
+    /// delivered by the next run with a durable one.
     pub async fn run<R: Radio>(
         self,
         radio: R,
@@ -226,12 +227,34 @@ async fn run_parts<R: Radio>(
 ) -> Result<(), AgentError> {
     info!(region = %ctx.config.region, oracle = %ctx.config.oracle_addr, "agent started");
     let (transmitter, tx_requests) = mpsc::channel(1);
-    let result = tokio::select! {
-        result = radio_loop(ctx, radio, tx_requests) => result,
-        () = Beaconer::new(ctx, transmitter).run() => Ok(()),
-        () = deliver(&ctx.outbox, &ctx.oracle, &ctx.stats, || ctx.clock.now_ms()) => Ok(()),
-        () = shutdown => Ok(()),
+    let delivery = deliver(&ctx.outbox, &ctx.oracle, &ctx.stats, || ctx.clock.now_ms());
+    tokio::pin!(delivery);
+    let (result, stopping) = tokio::select! {
+        result = radio_loop(ctx, radio, tx_requests) => (result, false),
+        () = Beaconer::new(ctx, transmitter).run() => (Ok(()), false),
+        () = &mut delivery => (Ok(()), false),
+        () = shutdown => (Ok(()), true),
     };
+    if stopping && !ctx.outbox.is_empty() {
+        // Radio and beacons have stopped; the request in flight and what is queued get one
+        // request timeout to be answered, so an oracle that stored a report also acknowledges
+        // it to us. What is left stays in a durable outbox for the next run.
+        info!(
+            queued_reports = ctx.outbox.len(),
+            grace = ?ctx.config.request_timeout,
+            "agent stopping; delivering what is queued"
+        );
+        let drained = async {
+            while !ctx.outbox.is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            () = &mut delivery => {}
+            () = drained => {}
+            () = tokio::time::sleep(ctx.config.request_timeout) => {}
+        }
+    }
     info!(unsent_reports = ctx.outbox.len(), "agent stopped");
     result
 }

@@ -12,11 +12,12 @@ use fakes::{
     within,
 };
 use hotspot_agent::lora::proprietary_frame;
+use hotspot_agent::outbox::{Outbox, deliver};
 use hotspot_agent::radio::sim::{SimRadio, SimRadioConfig};
 use hotspot_agent::{Agent, AgentConfig, AgentStats, OracleClient, OracleError};
 use schemas::beacon::{RemoteEntropy, derive};
 use schemas::clock::{ScaledClock, SharedClock};
-use schemas::proto::{BeaconReport, DataRate, RejectReason, Request, request};
+use schemas::proto::{BeaconReport, DataRate, RejectReason, Request, WitnessReport, request};
 use schemas::region::{Region, channel_plan};
 use schemas::sign::SingleSigned;
 use schemas::{Keypair, PublicKey};
@@ -198,10 +199,21 @@ async fn rejected_reports_are_dropped_and_unavailable_ones_retried() {
         Keypair::from_seed([6; 32]),
     );
     let clock = clock();
-    let policy: fakes::Policy = Arc::new(|request: &Request, n| match n {
-        0 => reject(RejectReason::Unavailable),
-        2 => reject(RejectReason::BadSignature),
-        _ => ack(request),
+    // By content, so the outcome does not depend on how the three reports were batched:
+    // fill 1 is UNAVAILABLE the first time, fill 2 is refused for good, the rest acknowledged.
+    let refused_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let policy: fakes::Policy = Arc::new(move |request: &Request, _| {
+        let fill = match &request.msg {
+            Some(request::Msg::Witness(w)) => w.data[0],
+            _ => 0,
+        };
+        match fill {
+            1 if !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                reject(RejectReason::Unavailable)
+            }
+            2 => reject(RejectReason::BadSignature),
+            _ => ack(request),
+        }
     });
     let mut oracle = FakeOracle::start(oracle_key.clone(), clock.clone(), policy);
     let mut medium = FakeMedium::start(&medium_key);
@@ -225,13 +237,61 @@ async fn rejected_reports_are_dropped_and_unavailable_ones_retried() {
     .iter()
     .map(|w| w.data[0])
     .collect();
-    // 1: UNAVAILABLE then acked on retry; 2: BAD_SIGNATURE, never retried; 3: acked.
-    assert_eq!(fills, vec![1, 1, 2, 3]);
+    // 1: UNAVAILABLE then acked on retry; 2: BAD_SIGNATURE, never retried; 3: acked. Whether
+    // 2 and 3 rode in a batch with 1's first or second attempt, each is sent once, in order.
+    let count = |f: u8| fills.iter().filter(|&&x| x == f).count();
+    assert_eq!((count(1), count(2), count(3)), (2, 1, 1), "{fills:?}");
+    assert_eq!(fills[0], 1);
+    assert!(
+        fills.iter().position(|&f| f == 2) < fills.iter().position(|&f| f == 3),
+        "{fills:?}"
+    );
     let stats = agent.stats.snapshot();
     assert_eq!(stats.rejections, 1);
     assert!(stats.witnesses_acked >= 1);
     assert_eq!(stats.beacons_sent, 0, "beaconing disabled");
     agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_queued_at_shutdown_is_delivered_before_the_agent_stops() {
+    let (oracle_key, medium_key, hotspot) = (
+        Keypair::from_seed([40; 32]),
+        Keypair::from_seed([41; 32]),
+        Keypair::from_seed([42; 32]),
+    );
+    let clock = clock();
+    // The first attempt is UNAVAILABLE, so the report waits out a backoff (at least 1 s)
+    // in the outbox; the agent is told to stop during that wait.
+    let policy: fakes::Policy = Arc::new(move |request: &Request, n| {
+        if n == 0 {
+            reject(RejectReason::Unavailable)
+        } else {
+            ack(request)
+        }
+    });
+    let mut oracle = FakeOracle::start(oracle_key.clone(), clock.clone(), policy);
+    let mut medium = FakeMedium::start(&medium_key);
+    let agent = start_agent(
+        config(&oracle, oracle_key.public(), false),
+        &hotspot,
+        &medium,
+        medium_key.public(),
+        clock,
+    );
+    let link = within("medium hello", medium.links.recv()).await;
+    link.send(reception(proprietary_frame(&[7; 51]), -1000, 0));
+    let first = next_witness(&mut oracle).await;
+    let stats = agent.stats.clone();
+    assert_eq!(stats.snapshot().witnesses_acked, 0);
+    agent.stop().await;
+    let second = within("the retry during shutdown", oracle.reports.recv()).await;
+    assert_eq!(second.msg, Some(request::Msg::Witness(first)));
+    assert_eq!(
+        stats.snapshot().witnesses_acked,
+        1,
+        "acknowledged before the agent stopped"
+    );
 }
 
 #[tokio::test]
@@ -339,4 +399,101 @@ async fn an_agent_pinned_to_another_key_never_reports() {
         "no beacon without verified entropy"
     );
     agent.stop().await;
+}
+
+fn witness_request(tmst: u32) -> Request {
+    Request {
+        msg: Some(request::Msg::Witness(WitnessReport {
+            tmst,
+            data: vec![9; 51],
+            ..Default::default()
+        })),
+    }
+}
+
+/// Runs the delivery task until the outbox is empty.
+async fn deliver_all(oracle: &FakeOracle, oracle_key: PublicKey, outbox: &Outbox) -> AgentStats {
+    let endpoint = transport::client_endpoint().expect("endpoint");
+    let client = OracleClient::new(endpoint, oracle.addr, oracle_key, Duration::from_secs(5))
+        .expect("client");
+    let stats = AgentStats::default();
+    let emptied = async {
+        while !outbox.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Some(())
+    };
+    tokio::select! {
+        () = deliver(outbox, &client, &stats, || 1_000) => unreachable!("deliver runs forever"),
+        () = within("outbox emptied", emptied) => {}
+    }
+    stats
+}
+
+fn tmsts(oracle: &mut FakeOracle) -> Vec<u32> {
+    let mut out = Vec::new();
+    while let Ok(request) = oracle.reports.try_recv() {
+        if let Some(request::Msg::Witness(w)) = request.msg {
+            out.push(w.tmst);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_backlog_goes_out_in_batches_each_report_settled_by_its_own_result() {
+    let oracle_key = Keypair::from_seed([40; 32]);
+    // Report 3 is refused for good (dropped); report 10 is UNAVAILABLE (kept and sent again
+    // first); the rest are acknowledged and retired whatever came before them.
+    let policy: fakes::Policy = Arc::new(|request: &Request, n| match n {
+        3 => reject(RejectReason::BadSignature),
+        10 => reject(RejectReason::Unavailable),
+        _ => ack(request),
+    });
+    let mut oracle = FakeOracle::start(oracle_key.clone(), clock(), policy);
+    let outbox = Outbox::new(1_000);
+    for tmst in 0..300 {
+        outbox.push(&witness_request(tmst), 0);
+    }
+    let stats = deliver_all(&oracle, oracle_key.public(), &outbox)
+        .await
+        .snapshot();
+    let max = schemas::MAX_REPORTS_PER_REQUEST;
+    // The first batch settles all but report 10; the second carries it first, then the rest.
+    assert_eq!(
+        *oracle.requests.lock().expect("lock"),
+        vec![Some(max), Some(1 + 300 - max)]
+    );
+    let max = max as u32;
+    let expected: Vec<u32> = (0..max).chain([10]).chain(max..300).collect();
+    assert_eq!(tmsts(&mut oracle), expected);
+    assert_eq!(stats.rejections, 1);
+    assert_eq!(stats.witnesses_acked, 299);
+}
+
+#[tokio::test]
+async fn one_waiting_report_goes_alone_and_a_refused_batch_goes_one_by_one() {
+    let oracle_key = Keypair::from_seed([41; 32]);
+    let mut oracle = FakeOracle::start(oracle_key.clone(), clock(), ack_all());
+    let outbox = Outbox::new(10);
+    outbox.push(&witness_request(1), 0);
+    deliver_all(&oracle, oracle_key.public(), &outbox).await;
+    assert_eq!(*oracle.requests.lock().expect("lock"), vec![None]);
+    assert_eq!(tmsts(&mut oracle), vec![1]);
+
+    // An oracle that refuses batches whole (as one that predates them answers MALFORMED).
+    let old: fakes::Policy = Arc::new(|request: &Request, _| ack(request));
+    let old_oracle = FakeOracle::start_without_batches(oracle_key.clone(), clock(), old);
+    let outbox = Outbox::new(10);
+    for tmst in 0..3 {
+        outbox.push(&witness_request(tmst), 0);
+    }
+    let stats = deliver_all(&old_oracle, oracle_key.public(), &outbox)
+        .await
+        .snapshot();
+    assert_eq!(
+        *old_oracle.requests.lock().expect("lock"),
+        vec![Some(3), None, None, None]
+    );
+    assert_eq!(stats.witnesses_acked, 3);
 }
