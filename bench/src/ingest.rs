@@ -5,13 +5,22 @@
 //!
 //! The agents run in a separate client process (`bench ingest-client`), hundreds of QUIC
 //! connections, each with a few requests in flight; every report is signed before the clock
-//! starts, so the client spends its time on QUIC only. A report counts when its `Ack` came
-//! back; afterwards the stored rows are counted to check that every acknowledged report is in
-//! the database.
+//! starts, so the client spends its time on QUIC only. A request carries one report or a
+//! `ReportBatch` of `--batch` reports. A report counts when its `Ack` came back; afterwards
+//! the stored rows are counted to check that every acknowledged report is in the database.
+//!
+//! Two ways to load: as fast as the oracle answers (`--rate 0`: each of the connections'
+//! request slots sends its next request when the previous one is answered; the throughput),
+//! or paced at `--rate` reports per second (request `i` is due at `i x batch / rate` seconds;
+//! latency is counted from when a request was due, not from when it was sent, so a client
+//! that falls behind does not hide the oracle's delay: the latency *at that load*).
 
 use crate::day::{DayConfig, Network, cores, derive_seed, hotspot_keypair, parallel_map};
 use prost::Message;
-use schemas::proto::{BeaconReport, Request, Response, WitnessReport, request, response};
+use schemas::proto::{
+    BeaconReport, Report, ReportBatch, Request, Response, WitnessReport, report, report_result,
+    request, response,
+};
 use schemas::sign::SingleSigned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -47,6 +56,12 @@ pub struct ClientConfig {
     /// Requests in flight per connection.
     #[arg(long)]
     pub inflight: usize,
+    /// Reports per request (1: the single-report request; more: a `ReportBatch`).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Offered load in reports per second; 0: as fast as the oracle answers.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
 }
 
 /// What the client measured.
@@ -66,9 +81,9 @@ pub struct ClientResult {
     pub sign_s: f64,
 }
 
-/// The signed requests of the run: groups of one beacon and [`WITNESSES_PER_BEACON`]
+/// The signed reports of the run: groups of one beacon and [`WITNESSES_PER_BEACON`]
 /// witnesses with the same payload, from hotspots spread over the onboarded set.
-pub fn requests(seed: u64, hotspots: u64, reports: u64) -> Vec<Vec<u8>> {
+pub fn reports(seed: u64, hotspots: u64, reports: u64) -> Vec<report::Report> {
     let now_ms = schemas::clock::Clock::now_ms(&schemas::clock::SystemClock);
     parallel_map(reports as usize, cores(), |i| {
         let i = i as u64;
@@ -81,7 +96,7 @@ pub fn requests(seed: u64, hotspots: u64, reports: u64) -> Vec<Vec<u8>> {
             .to_vec();
         let hotspot = (group * 7919 + member * 104_729) % hotspots.max(1);
         let key = hotspot_keypair(seed, hotspot);
-        let msg = if member == 0 {
+        if member == 0 {
             let mut beacon = BeaconReport {
                 local_entropy: vec![1, 2, 3, 4],
                 remote_entropy: derive_seed(seed, "ingest-entropy", group / 1000).to_vec(),
@@ -93,7 +108,7 @@ pub fn requests(seed: u64, hotspots: u64, reports: u64) -> Vec<Vec<u8>> {
                 ..Default::default()
             };
             beacon.sign_with(&key);
-            request::Msg::Beacon(beacon)
+            report::Report::Beacon(beacon)
         } else {
             let mut witness = WitnessReport {
                 data,
@@ -105,16 +120,44 @@ pub fn requests(seed: u64, hotspots: u64, reports: u64) -> Vec<Vec<u8>> {
                 ..Default::default()
             };
             witness.sign_with(&key);
-            request::Msg::Witness(witness)
-        };
-        Request { msg: Some(msg) }.encode_to_vec()
+            report::Report::Witness(witness)
+        }
     })
+}
+
+/// The encoded requests of the run and the reports each carries: one report per request when
+/// `batch` is 1, else `ReportBatch`es of `batch` reports.
+pub fn requests(seed: u64, hotspots: u64, count: u64, batch: usize) -> Vec<(Vec<u8>, usize)> {
+    let reports = reports(seed, hotspots, count);
+    reports
+        .chunks(batch.max(1))
+        .map(|chunk| {
+            let msg = match chunk {
+                [report::Report::Beacon(b)] if batch == 1 => request::Msg::Beacon(b.clone()),
+                [report::Report::Witness(w)] if batch == 1 => request::Msg::Witness(w.clone()),
+                _ => request::Msg::Reports(ReportBatch {
+                    reports: chunk
+                        .iter()
+                        .map(|r| Report {
+                            report: Some(r.clone()),
+                        })
+                        .collect(),
+                }),
+            };
+            (Request { msg: Some(msg) }.encode_to_vec(), chunk.len())
+        })
+        .collect()
 }
 
 /// The client process: connects, submits every report, prints a [`ClientResult`] as JSON.
 pub async fn client(config: ClientConfig) -> anyhow::Result<ClientResult> {
     let start = Instant::now();
-    let requests = Arc::new(requests(config.seed, config.hotspots, config.reports));
+    let requests = Arc::new(requests(
+        config.seed,
+        config.hotspots,
+        config.reports,
+        config.batch,
+    ));
     let sign_s = start.elapsed().as_secs_f64();
     let endpoint = transport::client_endpoint()?;
     let client = transport::client_config(config.oracle_key, transport::ALPN_ORACLE)?;
@@ -124,6 +167,7 @@ pub async fn client(config: ClientConfig) -> anyhow::Result<ClientResult> {
         connections.push(connecting.await?);
     }
     let next = Arc::new(AtomicUsize::new(0));
+    let (rate, batch) = (config.rate, config.batch.max(1));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for connection in &connections {
@@ -135,24 +179,19 @@ pub async fn client(config: ClientConfig) -> anyhow::Result<ClientResult> {
                 let mut out = (ClientResult::default(), Vec::new());
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(bytes) = requests.get(i) else {
+                    let Some((bytes, count)) = requests.get(i) else {
                         return out;
                     };
-                    let sent = Instant::now();
-                    match exchange(&connection, bytes).await {
-                        Ok(Response {
-                            msg: Some(response::Msg::Ack(ack)),
-                        }) => {
-                            out.1.push(sent.elapsed().as_micros() as u32);
-                            if ack.duplicate {
-                                out.0.duplicates += 1;
-                            } else {
-                                out.0.acked += 1;
-                            }
-                        }
-                        Ok(_) => out.0.rejected += 1,
-                        Err(_) => out.0.failed += 1,
-                    }
+                    let due = if rate > 0.0 {
+                        let due = start + Duration::from_secs_f64((i * batch) as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    } else {
+                        Instant::now()
+                    };
+                    let answer = exchange(&connection, bytes).await;
+                    let latency_us = due.elapsed().as_micros() as u32;
+                    tally(&mut out, answer, *count, latency_us);
                 }
             }));
         }
@@ -188,6 +227,41 @@ pub async fn client(config: ClientConfig) -> anyhow::Result<ClientResult> {
     Ok(result)
 }
 
+/// Counts one request's answer: each report acknowledged (with the request's latency),
+/// duplicate, rejected, or failed.
+fn tally(
+    out: &mut (ClientResult, Vec<u32>),
+    answer: anyhow::Result<Response>,
+    count: usize,
+    latency_us: u32,
+) {
+    let ack = |out: &mut (ClientResult, Vec<u32>), duplicate: bool| {
+        out.1.push(latency_us);
+        if duplicate {
+            out.0.duplicates += 1;
+        } else {
+            out.0.acked += 1;
+        }
+    };
+    match answer {
+        Ok(Response {
+            msg: Some(response::Msg::Ack(a)),
+        }) => ack(out, a.duplicate),
+        Ok(Response {
+            msg: Some(response::Msg::Results(results)),
+        }) => {
+            for result in results.results {
+                match result.result {
+                    Some(report_result::Result::Ack(a)) => ack(out, a.duplicate),
+                    _ => out.0.rejected += 1,
+                }
+            }
+        }
+        Ok(_) => out.0.rejected += count as u64,
+        Err(_) => out.0.failed += count as u64,
+    }
+}
+
 async fn exchange(connection: &quinn::Connection, bytes: &[u8]) -> anyhow::Result<Response> {
     let exchange = async {
         let (mut send, mut recv) = connection.open_bi().await?;
@@ -208,6 +282,10 @@ pub struct IngestConfig {
     pub reports: u64,
     pub connections: usize,
     pub inflight: usize,
+    /// Reports per request.
+    pub batch: usize,
+    /// Offered reports per second (0: as fast as answered).
+    pub rate: f64,
 }
 
 /// Figure 2's result on one database.
@@ -217,6 +295,8 @@ pub struct IngestResult {
     pub reports: u64,
     pub connections: usize,
     pub inflight_per_connection: usize,
+    pub batch: usize,
+    pub rate: f64,
     pub client: ClientResult,
     /// Reports in the database after the run (must equal `client.acked`).
     pub stored: u64,
@@ -264,6 +344,8 @@ pub async fn run(
         .args(["--reports", &config.reports.to_string()])
         .args(["--connections", &config.connections.to_string()])
         .args(["--inflight", &config.inflight.to_string()])
+        .args(["--batch", &config.batch.to_string()])
+        .args(["--rate", &config.rate.to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -287,6 +369,8 @@ pub async fn run(
         reports: config.reports,
         connections: config.connections,
         inflight_per_connection: config.inflight,
+        batch: config.batch,
+        rate: config.rate,
         client,
         stored,
     })

@@ -1,6 +1,9 @@
-//! Figure 1, the limit: ed25519 signature verification throughput (ed25519-dalek), one by one
-//! (`verify_strict`, what ingest does through `schemas::sign`) and in batches (`verify_batch`),
-//! on one core and on every core.
+//! Figure 1, the limit: ed25519 signature verification throughput, on one core and on every
+//! core: ed25519-dalek one by one (`verify_strict`, the rule ingest used before ZIP 215, kept as
+//! the conservative "raw single-signature rate" every ratio is relative to) and in batches
+//! (`verify_batch`); ZIP 215 through ed25519-zebra one by one and in batches; and what ingest
+//! does now, `schemas::sign::BatchVerifier` over real witness reports (signing bytes, the
+//! small-order key check and the batch equation).
 
 use crate::day::{cores, derive_seed, parallel_map};
 use schemas::proto::WitnessReport;
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 const SET: usize = 4096;
 /// Signatures per batch verification (a group commit's worth).
 pub const BATCH: usize = 64;
+/// Signatures per batch equation in ingest (`oracle/src/ingest/pipeline.rs`, `VERIFY_CHUNK`).
+pub const INGEST_BATCH: usize = 128;
 
 /// Measured verification rates, signatures per second.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -24,14 +29,26 @@ pub struct SigRates {
     pub batch_per_core: f64,
     /// `verify_batch` of [`BATCH`], every core.
     pub batch_all_cores: f64,
-    /// The canonical report check (`SingleSigned::verify`: re-encoding + `verify_strict`) on
-    /// real witness reports, one core.
+    /// The canonical report check (`SingleSigned::verify`: re-encoding + ZIP 215) on real
+    /// witness reports, one core.
     pub report_verify_per_core: f64,
+    /// ZIP 215 (ed25519-zebra) one at a time, one core.
+    pub zip215_single_per_core: f64,
+    /// ZIP 215 one at a time, every core.
+    pub zip215_single_all_cores: f64,
+    /// ZIP 215 batch of [`BATCH`], one core.
+    pub zip215_batch_per_core: f64,
+    /// ZIP 215 batch of [`BATCH`], every core.
+    pub zip215_batch_all_cores: f64,
+    /// `schemas::sign::BatchVerifier` over [`INGEST_BATCH`] real witness reports (signing
+    /// bytes included), every core: the ingest's verification.
+    pub report_batch_all_cores: f64,
     pub cores: usize,
 }
 
 struct Set {
     keys: Vec<ed25519_dalek::VerifyingKey>,
+    zebra_keys: Vec<ed25519_zebra::VerificationKeyBytes>,
     messages: Vec<Vec<u8>>,
     signatures: Vec<ed25519_dalek::Signature>,
     reports: Vec<WitnessReport>,
@@ -56,6 +73,7 @@ fn set(seed: u64) -> Set {
     });
     let mut out = Set {
         keys: Vec::new(),
+        zebra_keys: Vec::new(),
         messages: Vec::new(),
         signatures: Vec::new(),
         reports: Vec::new(),
@@ -65,6 +83,7 @@ fn set(seed: u64) -> Set {
         let sig_bytes: [u8; 64] = report.signature.as_slice().try_into().unwrap_or([0; 64]);
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes) {
             out.keys.push(key);
+            out.zebra_keys.push(key_bytes.into());
             out.messages.push(signing_bytes(&report));
             out.signatures
                 .push(ed25519_dalek::Signature::from_bytes(&sig_bytes));
@@ -125,6 +144,41 @@ pub fn measure(seed: u64, budget: Duration) -> SigRates {
             .filter(|k| set.reports[(round * 64 + k) % n].verify().is_ok())
             .count()
     };
+    let zip215_single = |round: usize| {
+        let mut ok = 0;
+        for k in 0..64 {
+            let i = (round * 64 + k) % n;
+            let sig = ed25519_zebra::Signature::from_bytes(&set.signatures[i].to_bytes());
+            let verified = ed25519_zebra::VerificationKey::try_from(set.zebra_keys[i])
+                .and_then(|key| key.verify(&sig, &set.messages[i]));
+            if verified.is_ok() {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    let zip215_batch = |round: usize| {
+        let start = (round * BATCH) % (n - n % BATCH).max(BATCH);
+        let end = (start + BATCH).min(n);
+        let mut batch = ed25519_zebra::batch::Verifier::new();
+        for i in start..end {
+            let sig = ed25519_zebra::Signature::from_bytes(&set.signatures[i].to_bytes());
+            batch.queue((set.zebra_keys[i], sig, &set.messages[i]));
+        }
+        match batch.verify(rand_core_rng()) {
+            Ok(()) => end - start,
+            Err(_) => 0,
+        }
+    };
+    let report_batch = |round: usize| {
+        let start = (round * INGEST_BATCH) % (n - n % INGEST_BATCH).max(INGEST_BATCH);
+        let end = (start + INGEST_BATCH).min(n);
+        let mut batch = schemas::sign::BatchVerifier::with_capacity(end - start);
+        for report in &set.reports[start..end] {
+            batch.queue_message(report);
+        }
+        batch.verify().results.iter().filter(|r| r.is_ok()).count()
+    };
     let all = cores();
     SigRates {
         single_per_core: rate(1, budget, single),
@@ -132,8 +186,19 @@ pub fn measure(seed: u64, budget: Duration) -> SigRates {
         batch_per_core: rate(1, budget, batch),
         batch_all_cores: rate(all, budget, batch),
         report_verify_per_core: rate(1, budget, report),
+        zip215_single_per_core: rate(1, budget, zip215_single),
+        zip215_single_all_cores: rate(all, budget, zip215_single),
+        zip215_batch_per_core: rate(1, budget, zip215_batch),
+        zip215_batch_all_cores: rate(all, budget, zip215_batch),
+        report_batch_all_cores: rate(all, budget, report_batch),
         cores: all,
     }
+}
+
+/// The batch coefficients' randomness for the raw ed25519-zebra measurement (the operating
+/// system's, as `schemas::sign::BatchVerifier` seeds its own).
+fn rand_core_rng() -> impl rand_core::CryptoRng {
+    rand_core::UnwrapErr(getrandom::SysRng)
 }
 
 #[cfg(test)]
@@ -150,5 +215,17 @@ mod tests {
                 .is_ok()
         );
         assert!(set.reports.iter().all(|r| r.verify().is_ok()));
+        let mut zebra = ed25519_zebra::batch::Verifier::new();
+        for i in 0..BATCH {
+            let sig = ed25519_zebra::Signature::from_bytes(&set.signatures[i].to_bytes());
+            zebra.queue((set.zebra_keys[i], sig, &set.messages[i]));
+        }
+        assert!(zebra.verify(rand_core_rng()).is_ok());
+        let mut ours = schemas::sign::BatchVerifier::default();
+        for report in &set.reports[..INGEST_BATCH] {
+            ours.queue_message(report);
+        }
+        let out = ours.verify();
+        assert!(!out.checked_one_by_one && out.results.iter().all(Result::is_ok));
     }
 }

@@ -42,9 +42,19 @@ pub struct SuiteConfig {
     /// Requests in flight per connection (an agent waits for each acknowledgement).
     #[arg(long, default_value_t = 1)]
     pub inflight: usize,
-    /// Reports submitted in figure 2 (default: 2 M x scale, at least 50,000).
+    /// Reports submitted in each figure 2 run (default: 2 M x scale, at least 600,000: over
+    /// 10 s of load at the target rate).
     #[arg(long)]
     pub ingest_reports: Option<u64>,
+    /// Reports per request in figure 2: each size is measured (1: one report per request).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 32])]
+    pub batch: Vec<usize>,
+    /// Offered load of figure 2's paced runs, reports/s (the latency at that load); 0 skips them.
+    #[arg(long, default_value_t = 50_000.0)]
+    pub ingest_rate: f64,
+    /// Requests in flight per connection in the paced runs (room to keep the pace).
+    #[arg(long, default_value_t = 8)]
+    pub paced_inflight: usize,
     /// Verification ruleset of figure 3: `default` (physics, time of flight, witness-graph
     /// trust) or `helium` (Helium's checks only).
     #[arg(long, default_value = "default")]
@@ -141,31 +151,11 @@ pub async fn run(config: &SuiteConfig) -> anyhow::Result<SuiteResult> {
     }
     let real = real_positions(&config.hotspots_dir)?;
     if wants("ingest") {
-        let ingest = IngestConfig {
-            seed: config.seed,
-            hotspots: ((1_000_000.0 * config.scale) as u64).max(1_000),
-            reports: config
-                .ingest_reports
-                .unwrap_or(((2_000_000.0 * config.scale) as u64).max(50_000)),
-            connections: config.connections,
-            inflight: config.inflight,
-        };
-        for &backend in &config.db {
-            eprintln!(
-                "figure 2: ingest on {backend}, {} reports over {} connections",
-                ingest.reports, ingest.connections
-            );
-            let scratch = scratch(config, backend, "ingest").await?;
-            let dir = config.work_dir.join(format!("ingest-oracle-{backend}"));
-            let outcome = crate::ingest::run(&scratch.url, &dir, &real, &ingest).await;
-            scratch.remove().await?;
-            let _ = std::fs::remove_dir_all(&dir);
-            let outcome = outcome?;
-            eprintln!(
-                "  {:.0} reports/s acknowledged, p50 {:.1} ms, p99 {:.1} ms",
-                outcome.client.acked_per_s, outcome.client.p50_ms, outcome.client.p99_ms
-            );
-            result.ingest.push((backend, outcome));
+        for ingest in ingest_runs(config) {
+            for &backend in &config.db {
+                let outcome = ingest_once(config, backend, &real, &ingest).await?;
+                result.ingest.push((backend, outcome));
+            }
         }
     }
     if wants("day") {
@@ -321,6 +311,72 @@ fn ratio(value: f64, limit: Option<f64>) -> String {
     }
 }
 
+/// Figure 2's runs: for each batch size, as fast as answered, then paced at the target rate.
+fn ingest_runs(config: &SuiteConfig) -> Vec<IngestConfig> {
+    let base = IngestConfig {
+        seed: config.seed,
+        hotspots: ((1_000_000.0 * config.scale) as u64).max(1_000),
+        reports: config
+            .ingest_reports
+            .unwrap_or(((2_000_000.0 * config.scale) as u64).max(600_000)),
+        connections: config.connections,
+        inflight: config.inflight,
+        batch: 1,
+        rate: 0.0,
+    };
+    let mut runs = Vec::new();
+    for &batch in &config.batch {
+        runs.push(IngestConfig {
+            batch,
+            ..base.clone()
+        });
+        if config.ingest_rate > 0.0 {
+            runs.push(IngestConfig {
+                batch,
+                rate: config.ingest_rate,
+                inflight: config.paced_inflight,
+                ..base.clone()
+            });
+        }
+    }
+    runs
+}
+
+async fn ingest_once(
+    config: &SuiteConfig,
+    backend: Backend,
+    real: &[(f64, f64)],
+    ingest: &IngestConfig,
+) -> anyhow::Result<IngestResult> {
+    eprintln!(
+        "figure 2: ingest on {backend}, {} reports over {} connections x {} in flight, {} per request, {}",
+        ingest.reports,
+        ingest.connections,
+        ingest.inflight,
+        ingest.batch,
+        pace(ingest.rate)
+    );
+    let scratch = scratch(config, backend, "ingest").await?;
+    let dir = config.work_dir.join(format!("ingest-oracle-{backend}"));
+    let outcome = crate::ingest::run(&scratch.url, &dir, real, ingest).await;
+    scratch.remove().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let outcome = outcome?;
+    eprintln!(
+        "  {:.0} reports/s acknowledged, p50 {:.1} ms, p99 {:.1} ms",
+        outcome.client.acked_per_s, outcome.client.p50_ms, outcome.client.p99_ms
+    );
+    Ok(outcome)
+}
+
+fn pace(rate: f64) -> String {
+    if rate > 0.0 {
+        format!("paced at {rate:.0} reports/s")
+    } else {
+        "as fast as answered".into()
+    }
+}
+
 /// The table of a run, as printed and as pasted into `docs/benchmarks.md`.
 pub fn table(r: &SuiteResult) -> String {
     let mut out = String::new();
@@ -340,16 +396,38 @@ pub fn table(r: &SuiteResult) -> String {
                 "1. report check (decode+verify), 1 core (reports/s)",
                 s.report_verify_per_core,
             ),
+            (
+                "1. ZIP 215 single, 1 core (sig/s)",
+                s.zip215_single_per_core,
+            ),
+            (
+                "1. ZIP 215 single, all cores (sig/s)",
+                s.zip215_single_all_cores,
+            ),
+            (
+                "1. ZIP 215 batch(64), 1 core (sig/s)",
+                s.zip215_batch_per_core,
+            ),
+            (
+                "1. ZIP 215 batch(64), all cores (sig/s)",
+                s.zip215_batch_all_cores,
+            ),
+            (
+                "1. ingest's BatchVerifier(128) over reports, all cores (reports/s)",
+                s.report_batch_all_cores,
+            ),
         ] {
             out.push_str(&format!("| {name} | {v:.0} | {} |\n", ratio(v, limit)));
         }
     }
     for (backend, i) in &r.ingest {
         out.push_str(&format!(
-            "| 2. ingest {backend}: {} reports, {} conns x {} in flight (acked/s) | {:.0} | {} |\n",
+            "| 2. ingest {backend}: {} reports, {} per request, {} conns x {} in flight, {} (acked/s) | {:.0} | {} |\n",
             i.reports,
+            i.batch,
             i.connections,
             i.inflight_per_connection,
+            pace(i.rate),
             i.client.acked_per_s,
             ratio(i.client.acked_per_s, limit)
         ));
