@@ -83,6 +83,40 @@ fn start_agent(
     Running { stats, stop, task }
 }
 
+/// A witnessing agent (beaconing off) against a fake oracle that answers by `policy` and a fake
+/// medium, once the agent's radio link is up. Keys from seeds `seed`, `seed + 1`, `seed + 2`.
+struct Witnessing {
+    oracle: FakeOracle,
+    _medium: FakeMedium,
+    link: MediumLink,
+    agent: Running,
+}
+
+async fn start_witnessing(seed: u8, policy: fakes::Policy) -> Witnessing {
+    let (oracle_key, medium_key, hotspot) = (
+        Keypair::from_seed([seed; 32]),
+        Keypair::from_seed([seed + 1; 32]),
+        Keypair::from_seed([seed + 2; 32]),
+    );
+    let clock = clock();
+    let oracle = FakeOracle::start(oracle_key.clone(), clock.clone(), policy);
+    let mut medium = FakeMedium::start(&medium_key);
+    let agent = start_agent(
+        config(&oracle, oracle_key.public(), false),
+        &hotspot,
+        &medium,
+        medium_key.public(),
+        clock,
+    );
+    let link = within("medium hello", medium.links.recv()).await;
+    Witnessing {
+        oracle,
+        _medium: medium,
+        link,
+        agent,
+    }
+}
+
 fn check_beacon(report: &BeaconReport, oracle: &FakeOracle, hotspot: &Keypair) {
     assert_eq!(
         report.verify(),
@@ -193,12 +227,6 @@ async fn beacons_witnesses_and_never_witnesses_itself() {
 
 #[tokio::test]
 async fn rejected_reports_are_dropped_and_unavailable_ones_retried() {
-    let (oracle_key, medium_key, hotspot) = (
-        Keypair::from_seed([4; 32]),
-        Keypair::from_seed([5; 32]),
-        Keypair::from_seed([6; 32]),
-    );
-    let clock = clock();
     // By content, so the outcome does not depend on how the three reports were batched:
     // fill 1 is UNAVAILABLE the first time, fill 2 is refused for good, the rest acknowledged.
     let refused_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -215,16 +243,12 @@ async fn rejected_reports_are_dropped_and_unavailable_ones_retried() {
             _ => ack(request),
         }
     });
-    let mut oracle = FakeOracle::start(oracle_key.clone(), clock.clone(), policy);
-    let mut medium = FakeMedium::start(&medium_key);
-    let agent = start_agent(
-        config(&oracle, oracle_key.public(), false),
-        &hotspot,
-        &medium,
-        medium_key.public(),
-        clock,
-    );
-    let link = within("medium hello", medium.links.recv()).await;
+    let Witnessing {
+        mut oracle,
+        _medium,
+        link,
+        agent,
+    } = start_witnessing(4, policy).await;
     for fill in [1u8, 2, 3] {
         link.send(reception(proprietary_frame(&[fill; 51]), -1000, 0));
     }
@@ -255,12 +279,6 @@ async fn rejected_reports_are_dropped_and_unavailable_ones_retried() {
 
 #[tokio::test]
 async fn a_report_queued_at_shutdown_is_delivered_before_the_agent_stops() {
-    let (oracle_key, medium_key, hotspot) = (
-        Keypair::from_seed([40; 32]),
-        Keypair::from_seed([41; 32]),
-        Keypair::from_seed([42; 32]),
-    );
-    let clock = clock();
     // The first attempt is UNAVAILABLE, so the report waits out a backoff (at least 1 s)
     // in the outbox; the agent is told to stop during that wait.
     let policy: fakes::Policy = Arc::new(move |request: &Request, n| {
@@ -270,16 +288,12 @@ async fn a_report_queued_at_shutdown_is_delivered_before_the_agent_stops() {
             ack(request)
         }
     });
-    let mut oracle = FakeOracle::start(oracle_key.clone(), clock.clone(), policy);
-    let mut medium = FakeMedium::start(&medium_key);
-    let agent = start_agent(
-        config(&oracle, oracle_key.public(), false),
-        &hotspot,
-        &medium,
-        medium_key.public(),
-        clock,
-    );
-    let link = within("medium hello", medium.links.recv()).await;
+    let Witnessing {
+        mut oracle,
+        _medium,
+        link,
+        agent,
+    } = start_witnessing(40, policy).await;
     link.send(reception(proprietary_frame(&[7; 51]), -1000, 0));
     let first = next_witness(&mut oracle).await;
     let stats = agent.stats.clone();
