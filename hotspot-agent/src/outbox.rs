@@ -210,7 +210,7 @@ impl Outbox {
     /// The oldest reports, in order, waiting for one if the outbox is empty: the front (as
     /// [`Outbox::front`] gives it) and the beacon and witness reports right behind it, at most
     /// `max_reports` of them and `max_bytes` of encoded reports (the front alone may exceed
-    /// that). They stay queued until [`Outbox::remove_through`].
+    /// that). They stay queued until [`Outbox::remove_answered`].
     pub async fn front_batch(
         &self,
         now_ms: impl Fn() -> u64,
@@ -277,10 +277,7 @@ impl Outbox {
 
     /// Removes the report with `id` once it is answered (a no-op if it was dropped meanwhile).
     pub fn remove(&self, id: u64) {
-        let mut queue = self.lock();
-        if queue.entries.front().is_some_and(|e| e.seq == id) {
-            queue.retire_front();
-        }
+        self.remove_answered(&[id]);
     }
 
     /// Removes the reports `ids` (sorted, anywhere in the queue) once each is answered for

@@ -100,7 +100,8 @@ pub struct OracleSettings {
     pub address: String,
     /// Pinned oracle key.
     pub key: PublicKey,
-    /// Longest wait for a handshake, an answer or a radio confirmation.
+    /// Longest wait for a handshake, an answer or a radio confirmation; also how long a stopping
+    /// agent keeps delivering what is queued.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
 }
