@@ -41,7 +41,7 @@ pub async fn epoch_run(url: &str) -> anyhow::Result<EpochRun> {
     let db = db::Db::connect(url).await?;
     let start = Instant::now();
     let computed =
-        rewards::epoch::compute_epoch_at(db.pool(), DAY_EPOCH, DAY_START_MS + DAY_MS + 3_600_000)
+        rewards::epoch::compute_epoch_at(&db, DAY_EPOCH, DAY_START_MS + DAY_MS + 3_600_000)
             .await
             .context("computing the day's epoch")?;
     let wall_s = start.elapsed().as_secs_f64();

@@ -153,6 +153,11 @@ impl EpochInputs {
         self.hotspots.len()
     }
 
+    /// The hotspots with activity, in no particular order.
+    pub fn hotspot_keys(&self) -> impl Iterator<Item = &Key> {
+        self.hotspots.keys()
+    }
+
     fn activity(&mut self, hotspot: &Key, owner: &Key) -> Result<&mut Activity, ComputeError> {
         let activity = self.hotspots.entry(*hotspot).or_insert_with(|| Activity {
             owner: *owner,

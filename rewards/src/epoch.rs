@@ -40,15 +40,18 @@
 use crate::compute::{
     self, BeaconEvent, ComputeError, EpochHeader, EpochInputs, Key, WitnessEvent,
 };
+use db::Db;
 use db::parameters::ParametersError;
 use futures::TryStreamExt;
 use prost::Message;
+use rows::{BeaconRow, WitnessRow};
 use schemas::parameters::ParameterSet;
 use schemas::proto::{LocationAssertion, RewardManifest};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 
+mod rows;
 pub mod what_if;
 
 /// Domain tag at the start of the reports digest.
@@ -188,26 +191,23 @@ pub fn utc(ms: u64) -> String {
 }
 
 /// Computes epoch `epoch` from the database with the system clock (nothing is stored).
-pub async fn compute_epoch(pool: &AnyPool, epoch: u64) -> Result<ComputedManifest, EpochError> {
-    compute_epoch_at(pool, epoch, now_ms()).await
+pub async fn compute_epoch(db: &Db, epoch: u64) -> Result<ComputedManifest, EpochError> {
+    compute_epoch_at(db, epoch, now_ms()).await
 }
 
 /// [`compute_epoch`] with an explicit clock.
 pub async fn compute_epoch_at(
-    pool: &AnyPool,
+    db: &Db,
     epoch: u64,
     now_ms: u64,
 ) -> Result<ComputedManifest, EpochError> {
-    let loaded = load_epoch(pool, epoch, now_ms).await?;
+    let loaded = load_epoch(db, epoch, now_ms).await?;
     Ok(ComputedManifest::new(loaded.manifest(&loaded.parameters)?))
 }
 
 /// Loads epoch `epoch`'s inputs under the parameter set in force for it.
-pub async fn load_epoch(
-    pool: &AnyPool,
-    epoch: u64,
-    now_ms: u64,
-) -> Result<LoadedEpoch, EpochError> {
+pub async fn load_epoch(db: &Db, epoch: u64, now_ms: u64) -> Result<LoadedEpoch, EpochError> {
+    let pool = db.pool();
     let parameters = db::parameters::in_force(pool, epoch).await?;
     let (start, end) = parameters.epoch_range_ms(epoch);
     if now_ms < end {
@@ -235,21 +235,20 @@ pub async fn load_epoch(
         assertions,
         inputs: EpochInputs::new(),
         digest: Sha256::new(),
-        used: HashMap::new(),
     };
     loader.digest.update(REPORTS_DIGEST_DOMAIN.as_bytes());
     loader.digest.update([0]);
     for value in [epoch, start, end] {
         loader.digest.update(value.to_be_bytes());
     }
-    loader.beacons(pool, start, end).await?;
+    loader.beacons(db, start, end).await?;
     tracing::info!(
         epoch,
         reports = loader.inputs.reports(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "valid beacons loaded"
     );
-    loader.witnesses(pool, start, end).await?;
+    loader.witnesses(db, start, end).await?;
     tracing::info!(
         epoch,
         reports = loader.inputs.reports(),
@@ -264,12 +263,12 @@ pub async fn load_epoch(
 /// a different manifest for a stored epoch is [`EpochError::Conflict`]. Returns the manifest
 /// and whether it was newly stored.
 pub async fn run_epoch(
-    pool: &AnyPool,
+    db: &Db,
     epoch: u64,
     now_ms: u64,
 ) -> Result<(ComputedManifest, bool), EpochError> {
-    let computed = compute_epoch_at(pool, epoch, now_ms).await?;
-    let stored = store_manifest(pool, &computed, now_ms).await?;
+    let computed = compute_epoch_at(db, epoch, now_ms).await?;
+    let stored = store_manifest(db.pool(), &computed, now_ms).await?;
     Ok((computed, stored))
 }
 
@@ -429,21 +428,17 @@ struct Loader {
     assertions: HashMap<Key, Asserted>,
     inputs: EpochInputs,
     digest: Sha256,
-    used: HashMap<Key, Asserted>,
 }
 
 impl Loader {
-    fn asserted(&mut self, hotspot: Key) -> Result<Asserted, EpochError> {
-        let asserted =
-            self.assertions
-                .get(&hotspot)
-                .copied()
-                .ok_or_else(|| EpochError::MissingAssertion {
-                    epoch: self.epoch,
-                    hotspot: schemas::PublicKey::from_bytes(hotspot).to_string(),
-                })?;
-        self.used.insert(hotspot, asserted);
-        Ok(asserted)
+    fn asserted(&self, hotspot: &Key) -> Result<Asserted, EpochError> {
+        self.assertions
+            .get(hotspot)
+            .copied()
+            .ok_or_else(|| EpochError::MissingAssertion {
+                epoch: self.epoch,
+                hotspot: schemas::PublicKey::from_bytes(*hotspot).to_string(),
+            })
     }
 
     fn compute_error(&self, source: ComputeError) -> EpochError {
@@ -453,99 +448,97 @@ impl Loader {
         }
     }
 
-    async fn beacons(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
-        let (first, last) = db::verdict_minutes(start, end);
-        let mut rows = sqlx::query(
+    async fn beacons(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
+        let mut batches = rows::read::<BeaconRow>(
+            db,
             "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4 \
              FROM pocs WHERE minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 \
              AND valid = 1 ORDER BY minute, beaconer_key, beacon_id",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(to_i64(start))
-        .bind(to_i64(end))
-        .fetch(pool);
-        while let Some(row) = rows.try_next().await? {
-            let id: Vec<u8> = row.try_get(0)?;
-            let field = Fields::new("pocs", &id);
-            let beaconer = field.key(row.try_get(1)?, "beaconer_key")?;
-            let received_ms = field.u64(row.try_get(2)?, "received_ms")?;
-            let location: Option<i64> = row.try_get(3)?;
-            let location = location.map(|l| field.u64(l, "location")).transpose()?;
-            let scale = field.u32(row.try_get(4)?, "hex_scale_e4")?;
-            let units = field.u32(row.try_get(5)?, "reward_units_e4")?;
-            let asserted = self.asserted(beaconer)?;
-            self.digest.update([1]);
-            self.digest.update(&id);
-            self.digest.update(beaconer);
-            for value in [
-                received_ms,
-                location.unwrap_or(0),
-                scale.into(),
-                units.into(),
-            ] {
-                self.digest.update(value.to_be_bytes());
+            db::verdict_minutes(start, end),
+            vec![to_i64(start), to_i64(end)],
+        );
+        while let Some(batch) = batches.recv().await {
+            for row in batch? {
+                self.beacon(&row)?;
             }
-            let event = BeaconEvent {
-                beaconer,
-                owner: asserted.owner,
-                location: location.unwrap_or(asserted.location),
-                hex_scale_e4: scale,
-                reward_units_e4: units,
-            };
-            self.inputs
-                .add_beacon(&event)
-                .map_err(|e| self.compute_error(e))?;
         }
         Ok(())
+    }
+
+    fn beacon(&mut self, row: &BeaconRow) -> Result<(), EpochError> {
+        let asserted = self.asserted(&row.beaconer)?;
+        self.digest.update([1]);
+        self.digest.update(row.id);
+        self.digest.update(row.beaconer);
+        for value in [
+            row.received_ms,
+            row.location.unwrap_or(0),
+            row.hex_scale_e4.into(),
+            row.reward_units_e4.into(),
+        ] {
+            self.digest.update(value.to_be_bytes());
+        }
+        let event = BeaconEvent {
+            beaconer: row.beaconer,
+            owner: asserted.owner,
+            location: row.location.unwrap_or(asserted.location),
+            hex_scale_e4: row.hex_scale_e4,
+            reward_units_e4: row.reward_units_e4,
+        };
+        self.inputs
+            .add_beacon(&event)
+            .map_err(|e| self.compute_error(e))
     }
 
     /// Witnesses of the epoch's proofs of coverage (the `epoch` column is their beacon's), all
     /// received within `db::VERDICT_EPOCH_MARGIN_MS` of the epoch.
-    async fn witnesses(&mut self, pool: &AnyPool, start: u64, end: u64) -> Result<(), EpochError> {
+    async fn witnesses(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
         let margin = db::VERDICT_EPOCH_MARGIN_MS;
-        let (first, last) =
-            db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin));
-        let mut rows = sqlx::query(
+        let mut batches = rows::read::<WitnessRow>(
+            db,
             "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4 FROM witness_verdicts \
              WHERE minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
              AND beacon_id IS NOT NULL ORDER BY minute, witness_key, witness_id",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(to_i64(self.epoch))
-        .fetch(pool);
-        while let Some(row) = rows.try_next().await? {
-            let id: Vec<u8> = row.try_get(0)?;
-            let field = Fields::new("witness_verdicts", &id);
-            let beacon_id = field.key(row.try_get(1)?, "beacon_id")?;
-            let witness = field.key(row.try_get(2)?, "witness_key")?;
-            let scale = field.u32(row.try_get(3)?, "hex_scale_e4")?;
-            let units = field.u32(row.try_get(4)?, "reward_units_e4")?;
-            let asserted = self.asserted(witness)?;
-            self.digest.update([2]);
-            self.digest.update(&id);
-            self.digest.update(beacon_id);
-            self.digest.update(witness);
-            for value in [u64::from(scale), u64::from(units)] {
-                self.digest.update(value.to_be_bytes());
+            db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin)),
+            vec![to_i64(self.epoch)],
+        );
+        while let Some(batch) = batches.recv().await {
+            for row in batch? {
+                self.witness(&row)?;
             }
-            let event = WitnessEvent {
-                witness,
-                owner: asserted.owner,
-                location: asserted.location,
-                beaconer_scale_e4: scale,
-                reward_units_e4: units,
-            };
-            self.inputs
-                .add_witness(&event)
-                .map_err(|e| self.compute_error(e))?;
         }
         Ok(())
     }
 
+    fn witness(&mut self, row: &WitnessRow) -> Result<(), EpochError> {
+        let asserted = self.asserted(&row.witness)?;
+        self.digest.update([2]);
+        self.digest.update(row.id);
+        self.digest.update(row.beacon_id);
+        self.digest.update(row.witness);
+        for value in [u64::from(row.hex_scale_e4), u64::from(row.reward_units_e4)] {
+            self.digest.update(value.to_be_bytes());
+        }
+        let event = WitnessEvent {
+            witness: row.witness,
+            owner: asserted.owner,
+            location: asserted.location,
+            beaconer_scale_e4: row.hex_scale_e4,
+            reward_units_e4: row.reward_units_e4,
+        };
+        self.inputs
+            .add_witness(&event)
+            .map_err(|e| self.compute_error(e))
+    }
+
     fn finish(mut self, parameters: ParameterSet) -> LoadedEpoch {
-        let mut used: Vec<(Key, Asserted)> = self.used.into_iter().collect();
+        // Every hotspot with activity was looked up in `assertions` when its first report was
+        // added, so the lookups here cannot miss.
+        let mut used: Vec<(Key, Asserted)> = self
+            .inputs
+            .hotspot_keys()
+            .filter_map(|key| Some((*key, *self.assertions.get(key)?)))
+            .collect();
         used.sort_unstable_by_key(|(key, _)| *key);
         for (hotspot, asserted) in &used {
             self.digest.update([3]);
@@ -561,42 +554,6 @@ impl Loader {
             reports_digest: self.digest.finalize().into(),
             locations: used.into_iter().map(|(k, a)| (k, a.location)).collect(),
         }
-    }
-}
-
-/// Typed column checks for one row.
-struct Fields<'a> {
-    table: &'static str,
-    id: &'a [u8],
-}
-
-impl<'a> Fields<'a> {
-    fn new(table: &'static str, id: &'a [u8]) -> Self {
-        Self { table, id }
-    }
-
-    fn corrupt(&self, message: String) -> EpochError {
-        EpochError::Corrupt {
-            table: self.table,
-            id: hex::encode(self.id),
-            message,
-        }
-    }
-
-    fn key(&self, bytes: Option<Vec<u8>>, column: &str) -> Result<Key, EpochError> {
-        bytes
-            .as_deref()
-            .and_then(key_of)
-            .ok_or_else(|| self.corrupt(format!("{column} is not a 32-byte key")))
-    }
-
-    fn u64(&self, value: i64, column: &str) -> Result<u64, EpochError> {
-        u64::try_from(value).map_err(|_| self.corrupt(format!("{column} = {value} is negative")))
-    }
-
-    fn u32(&self, value: i64, column: &str) -> Result<u32, EpochError> {
-        u32::try_from(value)
-            .map_err(|_| self.corrupt(format!("{column} = {value} is outside 0..=2^32-1")))
     }
 }
 

@@ -159,7 +159,7 @@ async fn dispatch(command: ManifestCommand, settings: &Settings) -> anyhow::Resu
     match command {
         ManifestCommand::Epoch(EpochCommand::Run { db, epoch, json }) => {
             let db = connect(&db, settings).await?;
-            let (computed, new) = epoch::run_epoch(db.pool(), epoch, epoch::now_ms())
+            let (computed, new) = epoch::run_epoch(&db, epoch, epoch::now_ms())
                 .await
                 .with_context(|| format!("computing epoch {epoch}"))?;
             print::manifest(&computed, json)?;
@@ -233,7 +233,7 @@ async fn dispatch(command: ManifestCommand, settings: &Settings) -> anyhow::Resu
                 .with_context(|| format!("reading {}", parameters.display()))?;
             let proposed = schemas::parameters::ParameterSet::from_toml(&text)
                 .with_context(|| format!("parsing {}", parameters.display()))?;
-            let report = what_if::run(db.pool(), &proposed, epochs).await?;
+            let report = what_if::run(&db, &proposed, epochs).await?;
             what_if::print(&report, top, json)
         }
     }
@@ -243,7 +243,7 @@ async fn replay(db: &db::Db, epoch: u64, json: bool) -> anyhow::Result<()> {
     let stored = epoch::stored_manifest(db.pool(), epoch)
         .await?
         .with_context(|| format!("epoch {epoch} has no stored manifest to replay"))?;
-    let recomputed = epoch::compute_epoch(db.pool(), epoch)
+    let recomputed = epoch::compute_epoch(db, epoch)
         .await
         .with_context(|| format!("recomputing epoch {epoch}"))?;
     if recomputed.hash == stored.hash {
@@ -292,7 +292,7 @@ async fn sign(
 ) -> anyhow::Result<()> {
     let keypair = schemas::Keypair::read_file(key)
         .with_context(|| format!("reading the operator key {}", key.display()))?;
-    let computed: ComputedManifest = epoch::compute_epoch(db.pool(), epoch)
+    let computed: ComputedManifest = epoch::compute_epoch(db, epoch)
         .await
         .with_context(|| format!("recomputing epoch {epoch}"))?;
     // Stores the manifest if this database has none yet; refuses if it has another.

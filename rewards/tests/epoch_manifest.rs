@@ -5,7 +5,7 @@
 
 mod epoch_support;
 
-use epoch_support::{DAY_MS, EPOCH, apply, genesis, seed};
+use epoch_support::{DAY_MS, EPOCH, Witnessed, apply, genesis, seed};
 use rewards::approvals::{self, ApprovalError, ApprovalFile};
 use rewards::epoch::{self, EpochError};
 use schemas::parameters::HexBoost;
@@ -32,7 +32,9 @@ async fn sqlite_and_postgres_give_the_same_manifest_hash() {
     for test in db::test_support::both().await.expect("databases") {
         let pool = test.db.pool();
         let net = seed(pool, EPOCH).await;
-        let (computed, new) = epoch::run_epoch(pool, EPOCH, NOW_MS).await.expect("run");
+        let (computed, new) = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
+            .await
+            .expect("run");
         assert!(new, "{}: first run stores", test.name);
         let m = &computed.manifest;
         assert_eq!(m.epoch, EPOCH);
@@ -71,7 +73,9 @@ async fn sqlite_and_postgres_give_the_same_manifest_hash() {
         // (4 x the shares: equal up to the rounding of each floor.)
         assert!(beacon_of(7).abs_diff(4 * beacon_of(0)) < 4);
         // Running again is a no-op with the same hash.
-        let (again, new) = epoch::run_epoch(pool, EPOCH, NOW_MS).await.expect("again");
+        let (again, new) = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
+            .await
+            .expect("again");
         assert!(!new);
         assert_eq!(again.hash, computed.hash);
         hashes.push((test.name, computed.hash));
@@ -87,7 +91,7 @@ async fn unfinished_epochs_are_refused() {
     for test in db::test_support::both().await.expect("databases") {
         let pool = test.db.pool();
         let net = seed(pool, EPOCH).await;
-        let err = epoch::compute_epoch_at(pool, EPOCH, (EPOCH + 1) * DAY_MS - 1)
+        let err = epoch::compute_epoch_at(&test.db, EPOCH, (EPOCH + 1) * DAY_MS - 1)
             .await
             .expect_err("still running");
         assert!(matches!(err, EpochError::NotEnded { .. }), "{err}");
@@ -101,7 +105,7 @@ async fn unfinished_epochs_are_refused() {
             .execute(pool)
             .await
             .expect("insert");
-        let err = epoch::compute_epoch_at(pool, EPOCH, NOW_MS)
+        let err = epoch::compute_epoch_at(&test.db, EPOCH, NOW_MS)
             .await
             .expect_err("pending");
         assert_eq!(
@@ -111,7 +115,7 @@ async fn unfinished_epochs_are_refused() {
             test.name
         );
         // The next epoch has nothing pending: an empty epoch, wholly unallocated.
-        let (empty, _) = epoch::run_epoch(pool, EPOCH + 1, NOW_MS)
+        let (empty, _) = epoch::run_epoch(&test.db, EPOCH + 1, NOW_MS)
             .await
             .expect("empty");
         assert_eq!(empty.manifest.total_paid, 0);
@@ -124,12 +128,14 @@ async fn a_stored_manifest_is_never_overwritten() {
     for test in db::test_support::both().await.expect("databases") {
         let pool = test.db.pool();
         seed(pool, EPOCH).await;
-        let (first, _) = epoch::run_epoch(pool, EPOCH, NOW_MS).await.expect("run");
+        let (first, _) = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
+            .await
+            .expect("run");
         sqlx::query("UPDATE pocs SET hex_scale_e4 = 10000 WHERE hex_scale_e4 = 2500")
             .execute(pool)
             .await
             .expect("tamper");
-        let err = epoch::run_epoch(pool, EPOCH, NOW_MS)
+        let err = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
             .await
             .expect_err("conflict");
         assert!(matches!(err, EpochError::Conflict { .. }), "{err}");
@@ -321,7 +327,7 @@ async fn what_if_shows_the_gain_of_a_boosted_hex() {
         start_epoch: 0,
         end_epoch: EPOCH + 100,
     });
-    let report = epoch::what_if::what_if(pool, &proposed, EPOCH..=EPOCH, NOW_MS)
+    let report = epoch::what_if::what_if(&test.db, &proposed, EPOCH..=EPOCH, NOW_MS)
         .await
         .expect("what-if");
     let sparse_key = sparse.key.public().to_string();
@@ -380,8 +386,10 @@ async fn a_parameter_change_applies_from_its_epoch_only() {
         next.effective_epoch = EPOCH + 1;
         next.split.beacon_bps = 3_000;
         apply(pool, &next).await;
-        let (before, _) = epoch::run_epoch(pool, EPOCH, NOW_MS).await.expect("before");
-        let (after, _) = epoch::run_epoch(pool, EPOCH + 1, NOW_MS)
+        let (before, _) = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
+            .await
+            .expect("before");
+        let (after, _) = epoch::run_epoch(&test.db, EPOCH + 1, NOW_MS)
             .await
             .expect("after");
         assert_eq!(before.manifest.parameters_version, 1, "{}", test.name);
@@ -395,7 +403,7 @@ async fn a_parameter_change_applies_from_its_epoch_only() {
             after.manifest.reports_digest
         );
         // Replaying the old epoch still uses its own set.
-        let replayed = epoch::compute_epoch_at(pool, EPOCH, NOW_MS)
+        let replayed = epoch::compute_epoch_at(&test.db, EPOCH, NOW_MS)
             .await
             .expect("replay");
         assert_eq!(replayed.hash, before.hash);
@@ -407,12 +415,141 @@ async fn owners_and_locations_come_from_the_assertion_in_force_at_the_epoch_end(
     let test = db::test_support::sqlite().await.expect("sqlite");
     let pool = test.db.pool();
     let net = seed(pool, EPOCH).await;
-    let (first, _) = epoch::run_epoch(pool, EPOCH, NOW_MS).await.expect("run");
+    let (first, _) = epoch::run_epoch(&test.db, EPOCH, NOW_MS)
+        .await
+        .expect("run");
     // The hotspot moves after the epoch: the past epoch does not change.
     let moved = epoch_support::cell(37.9, -122.2);
     epoch_support::assert_location(pool, &net[7], moved, (EPOCH + 2) * DAY_MS).await;
-    let again = epoch::compute_epoch_at(pool, EPOCH, NOW_MS)
+    let again = epoch::compute_epoch_at(&test.db, EPOCH, NOW_MS)
         .await
         .expect("again");
     assert_eq!(again.hash, first.hash);
+}
+
+/// The reports digest as the `rewards::epoch` module documents it, computed here with one plain
+/// query per table (no chunks, no minute column): the epoch loader reads minute ranges in
+/// parallel chunks and must give the same bytes.
+async fn documented_digest(pool: &sqlx::AnyPool, epoch: u64) -> [u8; 32] {
+    use prost::Message;
+    use sha2::{Digest, Sha256};
+    use sqlx::Row;
+    let (start, end) = (epoch * DAY_MS, (epoch + 1) * DAY_MS);
+    let mut digest = Sha256::new();
+    digest.update(b"coverage-proof/v1/reports-digest");
+    digest.update([0]);
+    for value in [epoch, start, end] {
+        digest.update(value.to_be_bytes());
+    }
+    let int = |row: &sqlx::any::AnyRow, i: usize| row.get::<i64, _>(i) as u64;
+    let mut paid = std::collections::BTreeSet::new();
+    let beacons = sqlx::query(
+        "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4 FROM pocs \
+         WHERE valid = 1 AND received_ms >= $1 AND received_ms < $2 \
+         ORDER BY received_ms / 60000, beaconer_key, beacon_id",
+    )
+    .bind(start as i64)
+    .bind(end as i64)
+    .fetch_all(pool)
+    .await
+    .expect("beacons");
+    for row in &beacons {
+        let beaconer: Vec<u8> = row.get(1);
+        let location: Option<i64> = row.get(3);
+        digest.update([1]);
+        digest.update(row.get::<Vec<u8>, _>(0));
+        digest.update(&beaconer);
+        for value in [
+            int(row, 2),
+            location.unwrap_or(0) as u64,
+            int(row, 4),
+            int(row, 5),
+        ] {
+            digest.update(value.to_be_bytes());
+        }
+        paid.insert(beaconer);
+    }
+    let witnesses = sqlx::query(
+        "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4 FROM witness_verdicts \
+         WHERE epoch = $1 AND valid = 1 AND selected = 1 AND beacon_id IS NOT NULL \
+         ORDER BY received_ms / 60000, witness_key, witness_id",
+    )
+    .bind(epoch as i64)
+    .fetch_all(pool)
+    .await
+    .expect("witnesses");
+    for row in &witnesses {
+        let witness: Vec<u8> = row.get(2);
+        digest.update([2]);
+        digest.update(row.get::<Vec<u8>, _>(0));
+        digest.update(row.get::<Vec<u8>, _>(1));
+        digest.update(&witness);
+        for value in [int(row, 3), int(row, 4)] {
+            digest.update(value.to_be_bytes());
+        }
+        paid.insert(witness);
+    }
+    // Every hotspot of the test network has one assertion, received before the epoch.
+    let mut assertions = std::collections::BTreeMap::new();
+    for row in sqlx::query("SELECT message FROM assertions")
+        .fetch_all(pool)
+        .await
+        .expect("assertions")
+    {
+        let a = schemas::proto::LocationAssertion::decode(row.get::<Vec<u8>, _>(0).as_slice())
+            .expect("assertion");
+        assertions.insert(a.hotspot_key.clone(), a);
+    }
+    for hotspot in &paid {
+        let a = &assertions[hotspot];
+        digest.update([3]);
+        digest.update(hotspot);
+        digest.update(&a.owner_key);
+        digest.update(a.location.to_be_bytes());
+        digest.update(a.timestamp_ms.to_be_bytes());
+    }
+    assert!(
+        beacons.len() > 16 && witnesses.len() > 40,
+        "the seeded day and the edge cases are all read: {} beacons, {} witnesses",
+        beacons.len(),
+        witnesses.len()
+    );
+    digest.finalize().into()
+}
+
+#[tokio::test]
+async fn the_reports_digest_is_the_documented_hash_of_the_rows_in_order() {
+    let mut digests = Vec::new();
+    for test in db::test_support::both().await.expect("databases") {
+        let pool = test.db.pool();
+        let net = seed(pool, EPOCH).await;
+        // Proofs of coverage at the edges of the epoch and of the loader's chunks of minutes
+        // (an hour each): the first and last millisecond of the epoch, the last millisecond of
+        // a chunk (its witnesses fall into the next chunk), the first of the next.
+        let start = EPOCH * DAY_MS;
+        let edges = [
+            start,
+            start + 3_600_000 - 1,
+            start + 3_600_000 + 7,
+            start + 5 * 3_600_000 - 1,
+            start + DAY_MS - 1,
+        ];
+        for (i, at) in edges.into_iter().enumerate() {
+            let witnesses: Vec<Witnessed> = (1..=2)
+                .map(|k| Witnessed {
+                    hotspot: &net[(i + k) % net.len()],
+                    valid: true,
+                    selected: true,
+                })
+                .collect();
+            epoch_support::poc(pool, &net[i], at, 10_000, &witnesses).await;
+        }
+        let loaded = epoch::load_epoch(&test.db, EPOCH, NOW_MS)
+            .await
+            .expect("load");
+        let expected = documented_digest(pool, EPOCH).await;
+        assert_eq!(loaded.reports_digest, expected, "{}", test.name);
+        digests.push(expected);
+    }
+    assert_eq!(digests[0], digests[1], "sqlite and postgres");
 }

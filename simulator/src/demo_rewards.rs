@@ -65,7 +65,7 @@ pub async fn pay_epoch(
     let epoch = simulation_start_ms / genesis.epoch_ms().max(1);
     let now = rewards::epoch::now_ms();
 
-    let (computed, _) = rewards::epoch::run_epoch(pool, epoch, now)
+    let (computed, _) = rewards::epoch::run_epoch(&db, epoch, now)
         .await
         .with_context(|| format!("computing the manifest of epoch {epoch}"))?;
     let operators: Vec<schemas::Keypair> = (1..=OPERATORS)

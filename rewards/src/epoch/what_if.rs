@@ -6,7 +6,6 @@ use crate::compute::Key;
 use schemas::parameters::ParameterSet;
 use schemas::proto::RewardManifest;
 use serde::Serialize;
-use sqlx::AnyPool;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 
@@ -133,7 +132,7 @@ struct Acc {
 /// Compares `epochs` under the sets in force and under `proposed` (its `effective_epoch` is
 /// ignored: the point is to see its effect on the past).
 pub async fn what_if(
-    pool: &AnyPool,
+    db: &db::Db,
     proposed: &ParameterSet,
     epochs: RangeInclusive<u64>,
     now_ms: u64,
@@ -142,7 +141,7 @@ pub async fn what_if(
     let mut comparisons = Vec::new();
     let (mut current_total, mut proposed_total) = (Totals::default(), Totals::default());
     for epoch in epochs {
-        let loaded = load_epoch(pool, epoch, now_ms).await?;
+        let loaded = load_epoch(db, epoch, now_ms).await?;
         if loaded.parameters.epoch != proposed.epoch {
             return Err(WhatIfError::EpochLength {
                 current: loaded.parameters.epoch,

@@ -4,17 +4,16 @@ use super::print::{json, tokens};
 use rewards::epoch::utc;
 use rewards::epoch::what_if::{WhatIfReport, what_if};
 use schemas::parameters::ParameterSet;
-use sqlx::AnyPool;
 use std::ops::RangeInclusive;
 
 /// Runs the comparison with the system clock.
 pub async fn run(
-    pool: &AnyPool,
+    db: &db::Db,
     proposed: &ParameterSet,
     epochs: RangeInclusive<u64>,
 ) -> anyhow::Result<WhatIfReport> {
     let (first, last) = (*epochs.start(), *epochs.end());
-    let report = what_if(pool, proposed, epochs, rewards::epoch::now_ms())
+    let report = what_if(db, proposed, epochs, rewards::epoch::now_ms())
         .await
         .map_err(|e| anyhow::anyhow!("what-if over epochs {first}..={last}: {e}"))?;
     Ok(report)

@@ -1,0 +1,244 @@
+//! Reading an epoch's valid beacons and selected witnesses in the reports digest's order.
+//!
+//! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own and
+//! handed over in batches through bounded channels, so the database's work, the decoding and
+//! the caller's hashing and aggregation overlap. On PostgreSQL rows are read with its own
+//! driver: `Any` copies every row and its column descriptions into owned values, which was
+//! the largest cost of reading an epoch (`docs/benchmarks.md`, figure 4).
+//!
+//! A range of minutes is read as consecutive chunks, up to [`CHUNKS_AHEAD`] at a time on
+//! separate connections, and forwarded strictly in chunk order: the concatenation of the chunks
+//! of `ORDER BY minute, ...` over consecutive minute ranges is the order of the whole range.
+
+use super::EpochError;
+use crate::compute::Key;
+use db::Db;
+use futures::TryStreamExt;
+use sqlx::any::AnyRow;
+use sqlx::postgres::PgRow;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::collections::VecDeque;
+use tokio::sync::mpsc;
+
+/// Rows per batch handed to the consumer.
+const BATCH_ROWS: usize = 4096;
+/// Batches a chunk may read ahead of the consumer (bounds memory: ~4 MiB of witness rows).
+const BATCHES_AHEAD: usize = 8;
+/// Minute-range chunks read at once. Each holds a connection and a PostgreSQL backend.
+pub(super) const CHUNKS_AHEAD: usize = 2;
+/// Minutes per chunk.
+const CHUNK_MINUTES: i64 = 60;
+
+/// A valid beacon (`pocs`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BeaconRow {
+    pub id: Key,
+    pub beaconer: Key,
+    pub received_ms: u64,
+    pub location: Option<u64>,
+    pub hex_scale_e4: u32,
+    pub reward_units_e4: u32,
+}
+
+/// A valid, selected witness of a beacon (`witness_verdicts`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WitnessRow {
+    pub id: Key,
+    pub beacon_id: Key,
+    pub witness: Key,
+    pub hex_scale_e4: u32,
+    pub reward_units_e4: u32,
+}
+
+/// A row type read from either driver.
+pub(super) trait Decoded: Sized + Send + 'static {
+    /// Table, for errors.
+    const TABLE: &'static str;
+    fn from_pg(row: &PgRow) -> Result<Self, EpochError>;
+    fn from_any(row: &AnyRow) -> Result<Self, EpochError>;
+}
+
+impl Decoded for BeaconRow {
+    const TABLE: &'static str = "pocs";
+    fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
+        beacon(row)
+    }
+    fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
+        beacon(row)
+    }
+}
+
+impl Decoded for WitnessRow {
+    const TABLE: &'static str = "witness_verdicts";
+    fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
+        witness(row)
+    }
+    fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
+        witness(row)
+    }
+}
+
+/// Columns: `beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4`.
+fn beacon<'r, R>(row: &'r R) -> Result<BeaconRow, EpochError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id: &[u8] = row.try_get(0)?;
+    let field = Fields::new(BeaconRow::TABLE, id);
+    let location: Option<i64> = row.try_get(3)?;
+    Ok(BeaconRow {
+        id: field.key(Some(id), "beacon_id")?,
+        beaconer: field.key(row.try_get(1)?, "beaconer_key")?,
+        received_ms: field.u64(row.try_get(2)?, "received_ms")?,
+        location: location.map(|l| field.u64(l, "location")).transpose()?,
+        hex_scale_e4: field.u32(row.try_get(4)?, "hex_scale_e4")?,
+        reward_units_e4: field.u32(row.try_get(5)?, "reward_units_e4")?,
+    })
+}
+
+/// Columns: `witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4`.
+fn witness<'r, R>(row: &'r R) -> Result<WitnessRow, EpochError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id: &[u8] = row.try_get(0)?;
+    let field = Fields::new(WitnessRow::TABLE, id);
+    Ok(WitnessRow {
+        id: field.key(Some(id), "witness_id")?,
+        beacon_id: field.key(row.try_get(1)?, "beacon_id")?,
+        witness: field.key(row.try_get(2)?, "witness_key")?,
+        hex_scale_e4: field.u32(row.try_get(3)?, "hex_scale_e4")?,
+        reward_units_e4: field.u32(row.try_get(4)?, "reward_units_e4")?,
+    })
+}
+
+/// Streams the rows of `sql` over the minutes `first..=last`. `sql` binds the chunk's first
+/// and last minute as `$1` and `$2`, then `binds` from `$3`, and orders by minute first.
+/// Errors arrive in the stream; the readers stop when the receiver is dropped.
+pub(super) fn read<T: Decoded>(
+    db: &Db,
+    sql: &'static str,
+    (first, last): (i64, i64),
+    binds: Vec<i64>,
+) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
+    let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
+    let db = db.clone();
+    tokio::spawn(async move {
+        let mut chunks = (first..=last)
+            .step_by(CHUNK_MINUTES as usize)
+            .map(|from| (from, from.saturating_add(CHUNK_MINUTES - 1).min(last)));
+        let mut reading = VecDeque::new();
+        for chunk in chunks.by_ref().take(CHUNKS_AHEAD) {
+            reading.push_back(read_chunk::<T>(&db, sql, chunk, binds.clone()));
+        }
+        while let Some(mut chunk) = reading.pop_front() {
+            while let Some(batch) = chunk.recv().await {
+                let failed = batch.is_err();
+                if tx.send(batch).await.is_err() || failed {
+                    return;
+                }
+            }
+            if let Some(next) = chunks.next() {
+                reading.push_back(read_chunk::<T>(&db, sql, next, binds.clone()));
+            }
+        }
+    });
+    rx
+}
+
+/// Reads one chunk on a task of its own.
+fn read_chunk<T: Decoded>(
+    db: &Db,
+    sql: &'static str,
+    (first, last): (i64, i64),
+    binds: Vec<i64>,
+) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
+    let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
+    let db = db.clone();
+    tokio::spawn(async move {
+        let result = match db.postgres() {
+            Some(pool) => {
+                let mut query = sqlx::query(sql).bind(first).bind(last);
+                for value in &binds {
+                    query = query.bind(*value);
+                }
+                forward(query.fetch(pool), T::from_pg, &tx).await
+            }
+            None => {
+                let mut query = sqlx::query(sql).bind(first).bind(last);
+                for value in &binds {
+                    query = query.bind(*value);
+                }
+                forward(query.fetch(db.pool()), T::from_any, &tx).await
+            }
+        };
+        if let Err(e) = result {
+            // The receiver may be gone already; then nobody needs the error.
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    rx
+}
+
+/// Decodes `rows` into batches sent on `tx`; stops early (`Ok`) when the receiver is gone.
+async fn forward<R, T>(
+    mut rows: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    decode: fn(&R) -> Result<T, EpochError>,
+    tx: &mpsc::Sender<Result<Vec<T>, EpochError>>,
+) -> Result<(), EpochError> {
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = rows.try_next().await? {
+        batch.push(decode(&row)?);
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if tx.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch)).await;
+    }
+    Ok(())
+}
+
+/// Typed column checks for one row.
+struct Fields<'a> {
+    table: &'static str,
+    id: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn new(table: &'static str, id: &'a [u8]) -> Self {
+        Self { table, id }
+    }
+
+    fn corrupt(&self, message: String) -> EpochError {
+        EpochError::Corrupt {
+            table: self.table,
+            id: hex::encode(self.id),
+            message,
+        }
+    }
+
+    fn key(&self, bytes: Option<&[u8]>, column: &str) -> Result<Key, EpochError> {
+        bytes
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| self.corrupt(format!("{column} is not a 32-byte key")))
+    }
+
+    fn u64(&self, value: i64, column: &str) -> Result<u64, EpochError> {
+        u64::try_from(value).map_err(|_| self.corrupt(format!("{column} = {value} is negative")))
+    }
+
+    fn u32(&self, value: i64, column: &str) -> Result<u32, EpochError> {
+        u32::try_from(value)
+            .map_err(|_| self.corrupt(format!("{column} = {value} is outside 0..=2^32-1")))
+    }
+}
