@@ -40,7 +40,7 @@ pub use evidence::{EdgeSums, Evidence, NotAdded, Reports, Step, Window, log_dist
 
 use schemas::PublicKey;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// Parameters of the trust evaluation.
@@ -276,9 +276,9 @@ impl std::fmt::Display for Distrust {
 pub struct TrustTable {
     /// Hotspots that are not trusted, with why. Hotspots with no evidence at all are absent
     /// from both maps (see [`TrustTable::judge`]).
-    pub distrusted: BTreeMap<PublicKey, Distrust>,
+    pub distrusted: HashMap<PublicKey, Distrust>,
     /// Hotspots that are trusted.
-    pub trusted: BTreeSet<PublicKey>,
+    pub trusted: HashSet<PublicKey>,
 }
 
 impl TrustTable {
@@ -455,15 +455,15 @@ fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
     for (_, w, _) in &g.edges {
         listening[*w as usize] = true;
     }
-    let mut strong: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+    // Per witness rank: (one-sided strong links, strong links).
+    let mut strong = vec![(0usize, 0usize); g.keys.len()];
     for (beaconer, witness, sums) in &g.edges {
-        let e = sums.evidence();
-        let mean_rssi = e.sum_y / e.count.max(1) as f64;
-        let is_strong = e.count >= p.one_sided_min_reports && mean_rssi >= p.one_sided_min_rssi_dbm;
+        let (count, mean_rssi) = sums.count_and_mean_rssi();
+        let is_strong = count >= p.one_sided_min_reports && mean_rssi >= p.one_sided_min_rssi_dbm;
         if !is_strong || !listening[*beaconer as usize] {
             continue;
         }
-        let entry = strong.entry(*witness).or_default();
+        let entry = &mut strong[*witness as usize];
         entry.1 += 1;
         if !g.has_edge(*witness, *beaconer) {
             entry.0 += 1;
@@ -471,12 +471,14 @@ fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
     }
     strong
         .into_iter()
+        .enumerate()
         .filter(|(w, (one, all))| {
-            g.beacons[*w as usize] >= p.one_sided_min_beacons
+            *all > 0
+                && g.beacons[*w] >= p.one_sided_min_beacons
                 && *one >= p.one_sided_min_links
                 && 2 * one > *all
         })
-        .map(|(w, (one_sided, strong))| (w, Distrust::OneSidedLinks { one_sided, strong }))
+        .map(|(w, (one_sided, strong))| (w as u32, Distrust::OneSidedLinks { one_sided, strong }))
         .collect()
 }
 

@@ -107,6 +107,19 @@ impl EdgeSums {
         Ok(())
     }
 
+    /// The number of reports and their mean RSSI (dBm), the same bits as computed from
+    /// [`Self::evidence`] (`sum_y / count`), without the other sums.
+    pub fn count_and_mean_rssi(&self) -> (u64, f64) {
+        let (mut n, mut sy) = (0i64, 0i64);
+        for b in &self.bins {
+            n += i64::from(b.n);
+            sy += b.sy;
+        }
+        let count = n.max(0) as u64;
+        let sum_y = sy as f64 / 10.0;
+        (count, sum_y / count.max(1) as f64)
+    }
+
     /// The edge's statistics, from its integer sums (the same values whatever order the
     /// reports came in).
     pub fn evidence(&self) -> EdgeEvidence {
@@ -418,6 +431,24 @@ mod tests {
         assert!(ev.remove_beacons(&key(1), 3).is_err());
         assert!(ev.remove_beacons(&key(3), 1).is_err());
         assert_eq!(ev, before);
+    }
+
+    #[test]
+    fn the_short_mean_rssi_is_the_same_bits_as_the_full_statistics() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..500 {
+            let mut sums = EdgeSums::default();
+            for _ in 0..rng.random_range(1..20) {
+                let r = Reports::one(rng.random_range(5..200_000), rng.random_range(-1_400..-300));
+                sums.add(&r);
+            }
+            let e = sums.evidence();
+            let (count, mean) = sums.count_and_mean_rssi();
+            assert_eq!(count, e.count);
+            assert_eq!(mean.to_bits(), (e.sum_y / e.count.max(1) as f64).to_bits());
+        }
+        let (count, mean) = EdgeSums::default().count_and_mean_rssi();
+        assert_eq!((count, mean.to_bits()), (0, 0f64.to_bits()));
     }
 
     /// A stored row: receive time, beaconer, witness, reports (beacon rows have no witness).
