@@ -3,12 +3,13 @@
 //! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own and
 //! handed over in batches through bounded channels, so the database's work, the decoding and
 //! the caller's hashing and aggregation overlap. On PostgreSQL rows are read with its own
-//! driver: `Any` copies every row and its column descriptions into owned values, which was
-//! the largest cost of reading an epoch (`docs/benchmarks.md`, figure 4).
+//! driver: `Any` converts every row and its column descriptions into owned values, which took
+//! most of the reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
 //!
-//! A range of minutes is read as consecutive chunks of [`CHUNK_MINUTES`], up to [`CHUNKS_AHEAD`] at a time on
-//! separate connections, and forwarded strictly in chunk order: the concatenation of the chunks
-//! of `ORDER BY minute, ...` over consecutive minute ranges is the order of the whole range.
+//! A range of minutes is read as consecutive chunks of [`CHUNK_MINUTES`], up to
+//! [`CHUNKS_AHEAD`] at a time on separate connections, and forwarded strictly in chunk order:
+//! the concatenation of `ORDER BY minute, ...` over consecutive minute ranges is the order of
+//! the whole range.
 
 use super::EpochError;
 use crate::compute::Key;
@@ -25,7 +26,7 @@ const BATCH_ROWS: usize = 4096;
 /// Batches a chunk may read ahead of the consumer (bounds memory: ~4 MiB of witness rows).
 const BATCHES_AHEAD: usize = 8;
 /// Minute-range chunks read at once. Each holds a connection and a PostgreSQL backend.
-pub(super) const CHUNKS_AHEAD: usize = 2;
+const CHUNKS_AHEAD: usize = 2;
 /// Minutes per chunk. Small enough that PostgreSQL reads a chunk through the verdict tables'
 /// primary key, already in the digest's order: for an hour of a Helium-peak day (1.3 M
 /// witness verdicts) its planner chose a parallel scan of the whole 12 GB table and an external
