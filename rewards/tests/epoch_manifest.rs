@@ -524,8 +524,9 @@ async fn the_reports_digest_is_the_documented_hash_of_the_rows_in_order() {
         let pool = test.db.pool();
         let net = seed(pool, EPOCH).await;
         // Proofs of coverage at the edges of the epoch and of the loader's chunks of minutes
-        // (an hour each): the first and last millisecond of the epoch, the last millisecond of
-        // a chunk (its witnesses fall into the next chunk), the first of the next.
+        // (10 minutes each, so every hour starts one): the first and last millisecond of the
+        // epoch, the last millisecond of a chunk (its witnesses fall into the next chunk), the
+        // first minute of the next.
         let start = EPOCH * DAY_MS;
         let edges = [
             start,
