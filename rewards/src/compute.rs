@@ -32,6 +32,7 @@ use prost::Message;
 use schemas::parameters::{BPS, ParameterSet};
 use schemas::proto::{HotspotReward, OwnerReward, RewardManifest};
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 
 /// A 32-byte ed25519 public key (hotspot or owner wallet).
@@ -104,18 +105,25 @@ pub struct WitnessEvent {
 
 /// One hotspot's activity in an epoch, aggregated: per location, the sum of
 /// `scale_e4 x units_e4` (1e-8). Boosts multiply these sums exactly (integers distribute).
+/// A hotspot is almost always seen at one location, held inline: one cache miss per event
+/// instead of two, and no allocation per hotspot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Activity {
     owner: Key,
-    beacon_units_e8: Vec<(u64, u128)>,
-    witness_units_e8: Vec<(u64, u128)>,
+    beacon_units_e8: UnitsByLocation,
+    witness_units_e8: UnitsByLocation,
 }
 
+/// Per location, the sum of `scale_e4 x units_e4` (1e-8), in order of first appearance.
+type UnitsByLocation = SmallVec<[(u64, u128); 1]>;
+
 /// An epoch's verified activity, aggregated per hotspot as events are added (memory grows
-/// with hotspots, not with reports).
+/// with hotspots, not with reports). Keyed with foldhash (seeded per process, so keys chosen
+/// to collide cannot be precomputed): SipHash of a 32-byte key took a fifth of the epoch
+/// loader's CPU. Nothing depends on the map's order.
 #[derive(Debug, Clone, Default)]
 pub struct EpochInputs {
-    hotspots: HashMap<Key, Activity>,
+    hotspots: foldhash::HashMap<Key, Activity>,
     reports: u64,
 }
 
@@ -161,8 +169,8 @@ impl EpochInputs {
     fn activity(&mut self, hotspot: &Key, owner: &Key) -> Result<&mut Activity, ComputeError> {
         let activity = self.hotspots.entry(*hotspot).or_insert_with(|| Activity {
             owner: *owner,
-            beacon_units_e8: Vec::new(),
-            witness_units_e8: Vec::new(),
+            beacon_units_e8: SmallVec::new(),
+            witness_units_e8: SmallVec::new(),
         });
         if activity.owner != *owner {
             return Err(ComputeError::OwnerConflict {
@@ -175,7 +183,7 @@ impl EpochInputs {
     }
 }
 
-fn add_at(sums: &mut Vec<(u64, u128)>, location: u64, units: u128) -> Result<(), ComputeError> {
+fn add_at(sums: &mut UnitsByLocation, location: u64, units: u128) -> Result<(), ComputeError> {
     match sums.iter_mut().find(|(l, _)| *l == location) {
         Some((_, sum)) => *sum = sum.checked_add(units).ok_or(ComputeError::TotalOverflow)?,
         None => sums.push((location, units)),

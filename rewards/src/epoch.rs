@@ -389,11 +389,14 @@ struct Asserted {
 }
 
 /// The assertion in force at `end` for every hotspot asserted before it.
-async fn assertions_at(pool: &AnyPool, end: u64) -> Result<HashMap<Key, Asserted>, EpochError> {
+async fn assertions_at(
+    pool: &AnyPool,
+    end: u64,
+) -> Result<foldhash::HashMap<Key, Asserted>, EpochError> {
     let mut rows = sqlx::query("SELECT id, message FROM assertions WHERE received_ms < $1")
         .bind(to_i64(end))
         .fetch(pool);
-    let mut latest: HashMap<Key, Asserted> = HashMap::new();
+    let mut latest = foldhash::HashMap::<Key, Asserted>::default();
     while let Some(row) = rows.try_next().await? {
         let id: Vec<u8> = row.try_get(0)?;
         let message: Vec<u8> = row.try_get(1)?;
@@ -425,7 +428,8 @@ async fn assertions_at(pool: &AnyPool, end: u64) -> Result<HashMap<Key, Asserted
 
 struct Loader {
     epoch: u64,
-    assertions: HashMap<Key, Asserted>,
+    /// One lookup per row: foldhash, as [`EpochInputs`].
+    assertions: foldhash::HashMap<Key, Asserted>,
     inputs: EpochInputs,
     digest: Sha256,
 }
@@ -451,9 +455,9 @@ impl Loader {
     async fn beacons(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
         let mut batches = rows::read::<BeaconRow>(
             db,
-            "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4 \
+            "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4, minute \
              FROM pocs WHERE minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 \
-             AND valid = 1 ORDER BY minute, beaconer_key, beacon_id",
+             AND valid = 1",
             db::verdict_minutes(start, end),
             vec![to_i64(start), to_i64(end)],
         );
@@ -496,9 +500,9 @@ impl Loader {
         let margin = db::VERDICT_EPOCH_MARGIN_MS;
         let mut batches = rows::read::<WitnessRow>(
             db,
-            "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4 FROM witness_verdicts \
+            "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4, minute FROM witness_verdicts \
              WHERE minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
-             AND beacon_id IS NOT NULL ORDER BY minute, witness_key, witness_id",
+             AND beacon_id IS NOT NULL",
             db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin)),
             vec![to_i64(self.epoch)],
         );

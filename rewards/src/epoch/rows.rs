@@ -1,15 +1,19 @@
 //! Reading an epoch's valid beacons and selected witnesses in the reports digest's order.
 //!
 //! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own and
-//! handed over in batches through bounded channels, so the database's work, the decoding and
-//! the caller's hashing and aggregation overlap. On PostgreSQL rows are read with its own
-//! driver: `Any` converts every row and its column descriptions into owned values, which took
-//! most of the reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
+//! handed over through bounded channels, so the database's work, the decoding and the caller's
+//! hashing and aggregation overlap. On PostgreSQL rows are read with its own driver: `Any`
+//! converts every row and its column descriptions into owned values, which took most of the
+//! reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
 //!
 //! A range of minutes is read as consecutive chunks of [`CHUNK_MINUTES`], up to
-//! [`CHUNKS_AHEAD`] at a time on separate connections, and forwarded strictly in chunk order:
-//! the concatenation of `ORDER BY minute, ...` over consecutive minute ranges is the order of
-//! the whole range.
+//! [`CHUNKS_AHEAD`] at a time on separate connections. Each chunk is sorted here into the
+//! digest's order, the verdict tables' primary key `(minute, hotspot, id)`, and chunks are
+//! forwarded strictly in order: consecutive minute ranges, each sorted, concatenate to the
+//! order of the whole range. The database is not asked for that order: the verifier writes
+//! verdicts in the order it finishes proofs of coverage, so reading in key order fetched the
+//! rows of a minute one by one from pages all over that minute's part of the table; without
+//! it PostgreSQL reads each page once (a bitmap heap scan).
 
 use super::EpochError;
 use crate::compute::Key;
@@ -21,10 +25,6 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::VecDeque;
 use tokio::sync::mpsc;
 
-/// Rows per batch handed to the consumer.
-const BATCH_ROWS: usize = 4096;
-/// Batches a chunk may read ahead of the consumer (bounds memory: ~4 MiB of witness rows).
-const BATCHES_AHEAD: usize = 8;
 /// Minute-range chunks read at once. Each holds a connection and a PostgreSQL backend.
 const CHUNKS_AHEAD: usize = 2;
 /// Minutes per chunk. Small enough that PostgreSQL reads a chunk through the verdict tables'
@@ -36,6 +36,7 @@ const CHUNK_MINUTES: i64 = 10;
 /// A valid beacon (`pocs`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BeaconRow {
+    pub minute: i64,
     pub id: Key,
     pub beaconer: Key,
     pub received_ms: u64,
@@ -47,6 +48,7 @@ pub(super) struct BeaconRow {
 /// A valid, selected witness of a beacon (`witness_verdicts`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WitnessRow {
+    pub minute: i64,
     pub id: Key,
     pub beacon_id: Key,
     pub witness: Key,
@@ -60,6 +62,8 @@ pub(super) trait Decoded: Sized + Send + 'static {
     const TABLE: &'static str;
     fn from_pg(row: &PgRow) -> Result<Self, EpochError>;
     fn from_any(row: &AnyRow) -> Result<Self, EpochError>;
+    /// The reports digest's order: the table's primary key `(minute, hotspot, id)`.
+    fn order(&self) -> (i64, &Key, &Key);
 }
 
 impl Decoded for BeaconRow {
@@ -69,6 +73,9 @@ impl Decoded for BeaconRow {
     }
     fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
         beacon(row)
+    }
+    fn order(&self) -> (i64, &Key, &Key) {
+        (self.minute, &self.beaconer, &self.id)
     }
 }
 
@@ -80,9 +87,13 @@ impl Decoded for WitnessRow {
     fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
         witness(row)
     }
+    fn order(&self) -> (i64, &Key, &Key) {
+        (self.minute, &self.witness, &self.id)
+    }
 }
 
-/// Columns: `beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4`.
+/// Columns: `beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4,
+/// minute`.
 fn beacon<'r, R>(row: &'r R) -> Result<BeaconRow, EpochError>
 where
     R: Row,
@@ -94,6 +105,7 @@ where
     let field = Fields::new(BeaconRow::TABLE, id);
     let location: Option<i64> = row.try_get(3)?;
     Ok(BeaconRow {
+        minute: row.try_get(6)?,
         id: field.key(Some(id), "beacon_id")?,
         beaconer: field.key(row.try_get(1)?, "beaconer_key")?,
         received_ms: field.u64(row.try_get(2)?, "received_ms")?,
@@ -103,7 +115,7 @@ where
     })
 }
 
-/// Columns: `witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4`.
+/// Columns: `witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4, minute`.
 fn witness<'r, R>(row: &'r R) -> Result<WitnessRow, EpochError>
 where
     R: Row,
@@ -114,6 +126,7 @@ where
     let id: &[u8] = row.try_get(0)?;
     let field = Fields::new(WitnessRow::TABLE, id);
     Ok(WitnessRow {
+        minute: row.try_get(5)?,
         id: field.key(Some(id), "witness_id")?,
         beacon_id: field.key(row.try_get(1)?, "beacon_id")?,
         witness: field.key(row.try_get(2)?, "witness_key")?,
@@ -122,16 +135,16 @@ where
     })
 }
 
-/// Streams the rows of `sql` over the minutes `first..=last`. `sql` binds the chunk's first
-/// and last minute as `$1` and `$2`, then `binds` from `$3`, and orders by minute first.
-/// Errors arrive in the stream; the readers stop when the receiver is dropped.
+/// Streams the rows of `sql` over the minutes `first..=last` in [`Decoded::order`], one batch
+/// per chunk. `sql` binds the chunk's first and last minute as `$1` and `$2`, then `binds` from
+/// `$3`. Errors arrive in the stream; the readers stop when the receiver is dropped.
 pub(super) fn read<T: Decoded>(
     db: &Db,
     sql: &'static str,
     (first, last): (i64, i64),
     binds: Vec<i64>,
 ) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
-    let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
+    let (tx, rx) = mpsc::channel(1);
     let db = db.clone();
     tokio::spawn(async move {
         let mut chunks = (first..=last)
@@ -156,78 +169,72 @@ pub(super) fn read<T: Decoded>(
     rx
 }
 
-/// Reads one chunk on a task of its own.
+/// Reads one chunk on a task of its own and sends it, in the digest's order, as one batch.
 fn read_chunk<T: Decoded>(
     db: &Db,
     sql: &'static str,
     (first, last): (i64, i64),
     binds: Vec<i64>,
 ) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
-    let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
+    let (tx, rx) = mpsc::channel(1);
     let db = db.clone();
     tokio::spawn(async move {
-        let result = match db.postgres() {
-            Some(pool) => read_postgres(pool, sql, (first, last), &binds, &tx).await,
+        let rows = match db.postgres() {
+            Some(pool) => read_postgres(pool, sql, (first, last), &binds).await,
             None => {
                 let mut query = sqlx::query(sql).bind(first).bind(last);
                 for value in &binds {
                     query = query.bind(*value);
                 }
-                forward(query.fetch(db.pool()), T::from_any, &tx).await
+                collect(query.fetch(db.pool()), T::from_any).await
             }
         };
-        if let Err(e) = result {
-            // The receiver may be gone already; then nobody needs the error.
-            let _ = tx.send(Err(e)).await;
-        }
+        // The receiver may be gone already; then nobody needs the rows or the error.
+        let _ = tx
+            .send(rows.map(|mut rows| {
+                // Keys are unique (the primary key), so the order is total.
+                rows.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
+                rows
+            }))
+            .await;
     });
     rx
 }
 
-/// One chunk on PostgreSQL, in a read-only transaction with JIT compilation off: it costs
-/// 0.1-0.5 s per statement at these cost estimates and saves nothing on an index scan that
-/// returns rows as it finds them.
+/// One chunk on PostgreSQL, in a transaction of its own with JIT compilation off (it costs
+/// 0.1-0.5 s per statement at these cost estimates and saves nothing on a scan that returns
+/// rows as it finds them) and plain index scans off, so the planner takes the bitmap heap
+/// scan that reads each page once (module docs).
 async fn read_postgres<T: Decoded>(
     pool: &sqlx::PgPool,
     sql: &'static str,
     (first, last): (i64, i64),
     binds: &[i64],
-    tx: &mpsc::Sender<Result<Vec<T>, EpochError>>,
-) -> Result<(), EpochError> {
+) -> Result<Vec<T>, EpochError> {
     let mut transaction = pool.begin().await?;
-    sqlx::query("SET LOCAL jit = off")
-        .execute(&mut *transaction)
-        .await?;
+    for setting in ["SET LOCAL jit = off", "SET LOCAL enable_indexscan = off"] {
+        sqlx::query(setting).execute(&mut *transaction).await?;
+    }
     let mut query = sqlx::query(sql).bind(first).bind(last);
     for value in binds {
         query = query.bind(*value);
     }
-    let result = forward(query.fetch(&mut *transaction), T::from_pg, tx).await;
+    let result = collect(query.fetch(&mut *transaction), T::from_pg).await;
     // Nothing was written: ending the transaction either way is the same.
     let _ = transaction.rollback().await;
     result
 }
 
-/// Decodes `rows` into batches sent on `tx`; stops early (`Ok`) when the receiver is gone.
-async fn forward<R, T>(
+/// Decodes every row of `rows`.
+async fn collect<R, T>(
     mut rows: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
     decode: fn(&R) -> Result<T, EpochError>,
-    tx: &mpsc::Sender<Result<Vec<T>, EpochError>>,
-) -> Result<(), EpochError> {
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+) -> Result<Vec<T>, EpochError> {
+    let mut out = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        batch.push(decode(&row)?);
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if tx.send(Ok(full)).await.is_err() {
-                return Ok(());
-            }
-        }
+        out.push(decode(&row)?);
     }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
-    }
-    Ok(())
+    Ok(out)
 }
 
 /// Typed column checks for one row.
