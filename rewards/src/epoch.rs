@@ -455,9 +455,7 @@ impl Loader {
     async fn beacons(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
         let mut batches = rows::read::<BeaconRow>(
             db,
-            "SELECT beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4, minute \
-             FROM pocs WHERE minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 \
-             AND valid = 1",
+            "minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 AND valid = 1",
             db::verdict_minutes(start, end),
             vec![to_i64(start), to_i64(end)],
         );
@@ -500,8 +498,7 @@ impl Loader {
         let margin = db::VERDICT_EPOCH_MARGIN_MS;
         let mut batches = rows::read::<WitnessRow>(
             db,
-            "SELECT witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4, minute FROM witness_verdicts \
-             WHERE minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
+            "minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
              AND beacon_id IS NOT NULL",
             db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin)),
             vec![to_i64(self.epoch)],

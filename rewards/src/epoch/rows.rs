@@ -7,13 +7,15 @@
 //! reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
 //!
 //! A range of minutes is read as consecutive chunks of [`CHUNK_MINUTES`], up to
-//! [`CHUNKS_AHEAD`] at a time on separate connections. Each chunk is sorted here into the
-//! digest's order, the verdict tables' primary key `(minute, hotspot, id)`, and chunks are
-//! forwarded strictly in order: consecutive minute ranges, each sorted, concatenate to the
-//! order of the whole range. The database is not asked for that order: the verifier writes
-//! verdicts in the order it finishes proofs of coverage, so reading in key order fetched the
-//! rows of a minute one by one from pages all over that minute's part of the table; without
-//! it PostgreSQL reads each page once (a bitmap heap scan).
+//! [`CHUNKS_AHEAD`] at a time on separate connections, each chunk in the digest's order, the
+//! verdict tables' primary key `(minute, hotspot, id)`, and chunks are forwarded strictly in
+//! order: consecutive minute ranges, each in key order, concatenate to the order of the whole
+//! range. PostgreSQL is not asked for that order: the verifier writes verdicts in the order it
+//! finishes proofs of coverage, so reading in key order fetched the rows of a minute one by one
+//! from heap pages all over that minute's part of the table. Without it PostgreSQL reads each
+//! page once (a bitmap heap scan), returns each row's minute too, and the chunk is sorted
+//! here. SQLite stores the tables in key order (`WITHOUT ROWID`), so there `ORDER BY` costs
+//! nothing and an extra column through `Any` would (about a tenth of the epoch's time).
 
 use super::EpochError;
 use crate::compute::Key;
@@ -21,22 +23,22 @@ use db::Db;
 use futures::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::postgres::PgRow;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Minute-range chunks read at once. Each holds a connection and a PostgreSQL backend.
 const CHUNKS_AHEAD: usize = 2;
-/// Minutes per chunk. Small enough that PostgreSQL reads a chunk through the verdict tables'
-/// primary key, already in the digest's order: for an hour of a Helium-peak day (1.3 M
-/// witness verdicts) its planner chose a parallel scan of the whole 12 GB table and an external
-/// sort instead (4.8 s against 2.7 s through the index), once per chunk.
+/// Minutes per chunk. Small enough that PostgreSQL finds a chunk's rows through the verdict
+/// tables' primary key: for an hour of a Helium-peak day (1.3 M witness verdicts) its planner
+/// chose a parallel scan of the whole 12 GB table instead, once per chunk. A chunk is held in
+/// memory to be sorted: ~300,000 witness rows at Helium's peak, ~40 MB.
 const CHUNK_MINUTES: i64 = 10;
 
 /// A valid beacon (`pocs`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BeaconRow {
-    pub minute: i64,
     pub id: Key,
     pub beaconer: Key,
     pub received_ms: u64,
@@ -48,7 +50,6 @@ pub(super) struct BeaconRow {
 /// A valid, selected witness of a beacon (`witness_verdicts`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WitnessRow {
-    pub minute: i64,
     pub id: Key,
     pub beacon_id: Key,
     pub witness: Key,
@@ -58,42 +59,55 @@ pub(super) struct WitnessRow {
 
 /// A row type read from either driver.
 pub(super) trait Decoded: Sized + Send + 'static {
-    /// Table, for errors.
+    /// The table.
     const TABLE: &'static str;
+    /// The columns `from_pg` and `from_any` read, in order.
+    const COLUMNS: &'static str;
+    /// How many they are: PostgreSQL returns the row's minute after them.
+    const COLUMN_COUNT: usize;
+    /// The table's primary key: `minute`, the hotspot's key, the report's id.
+    const KEY: &'static str;
     fn from_pg(row: &PgRow) -> Result<Self, EpochError>;
     fn from_any(row: &AnyRow) -> Result<Self, EpochError>;
-    /// The reports digest's order: the table's primary key `(minute, hotspot, id)`.
-    fn order(&self) -> (i64, &Key, &Key);
+    /// The primary key after the minute: (hotspot, id).
+    fn key(&self) -> (&Key, &Key);
 }
 
 impl Decoded for BeaconRow {
     const TABLE: &'static str = "pocs";
+    const COLUMNS: &'static str =
+        "beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4";
+    const COLUMN_COUNT: usize = 6;
+    const KEY: &'static str = "minute, beaconer_key, beacon_id";
     fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
         beacon(row)
     }
     fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
         beacon(row)
     }
-    fn order(&self) -> (i64, &Key, &Key) {
-        (self.minute, &self.beaconer, &self.id)
+    fn key(&self) -> (&Key, &Key) {
+        (&self.beaconer, &self.id)
     }
 }
 
 impl Decoded for WitnessRow {
     const TABLE: &'static str = "witness_verdicts";
+    const COLUMNS: &'static str =
+        "witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4";
+    const COLUMN_COUNT: usize = 5;
+    const KEY: &'static str = "minute, witness_key, witness_id";
     fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
         witness(row)
     }
     fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
         witness(row)
     }
-    fn order(&self) -> (i64, &Key, &Key) {
-        (self.minute, &self.witness, &self.id)
+    fn key(&self) -> (&Key, &Key) {
+        (&self.witness, &self.id)
     }
 }
 
-/// Columns: `beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4,
-/// minute`.
+/// Columns: [`BeaconRow::COLUMNS`].
 fn beacon<'r, R>(row: &'r R) -> Result<BeaconRow, EpochError>
 where
     R: Row,
@@ -105,7 +119,6 @@ where
     let field = Fields::new(BeaconRow::TABLE, id);
     let location: Option<i64> = row.try_get(3)?;
     Ok(BeaconRow {
-        minute: row.try_get(6)?,
         id: field.key(Some(id), "beacon_id")?,
         beaconer: field.key(row.try_get(1)?, "beaconer_key")?,
         received_ms: field.u64(row.try_get(2)?, "received_ms")?,
@@ -115,7 +128,7 @@ where
     })
 }
 
-/// Columns: `witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4, minute`.
+/// Columns: [`WitnessRow::COLUMNS`].
 fn witness<'r, R>(row: &'r R) -> Result<WitnessRow, EpochError>
 where
     R: Row,
@@ -126,7 +139,6 @@ where
     let id: &[u8] = row.try_get(0)?;
     let field = Fields::new(WitnessRow::TABLE, id);
     Ok(WitnessRow {
-        minute: row.try_get(5)?,
         id: field.key(Some(id), "witness_id")?,
         beacon_id: field.key(row.try_get(1)?, "beacon_id")?,
         witness: field.key(row.try_get(2)?, "witness_key")?,
@@ -135,15 +147,22 @@ where
     })
 }
 
-/// Streams the rows of `sql` over the minutes `first..=last` in [`Decoded::order`], one batch
-/// per chunk. `sql` binds the chunk's first and last minute as `$1` and `$2`, then `binds` from
-/// `$3`. Errors arrive in the stream; the readers stop when the receiver is dropped.
+/// Streams the rows of `T::TABLE` that match `filter` over the minutes `first..=last`, in the
+/// table's key order, one batch per chunk. `filter` binds the chunk's first and last minute as
+/// `$1` and `$2`, then `binds` from `$3`. Errors arrive in the stream; the readers stop when
+/// the receiver is dropped.
 pub(super) fn read<T: Decoded>(
     db: &Db,
-    sql: &'static str,
+    filter: &'static str,
     (first, last): (i64, i64),
     binds: Vec<i64>,
 ) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
+    let (columns, table, key) = (T::COLUMNS, T::TABLE, T::KEY);
+    let sql: Arc<str> = match db.postgres() {
+        Some(_) => format!("SELECT {columns}, minute FROM {table} WHERE {filter}"),
+        None => format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY {key}"),
+    }
+    .into();
     let (tx, rx) = mpsc::channel(1);
     let db = db.clone();
     tokio::spawn(async move {
@@ -152,7 +171,7 @@ pub(super) fn read<T: Decoded>(
             .map(|from| (from, from.saturating_add(CHUNK_MINUTES - 1).min(last)));
         let mut reading = VecDeque::new();
         for chunk in chunks.by_ref().take(CHUNKS_AHEAD) {
-            reading.push_back(read_chunk::<T>(&db, sql, chunk, binds.clone()));
+            reading.push_back(read_chunk::<T>(&db, sql.clone(), chunk, binds.clone()));
         }
         while let Some(mut chunk) = reading.pop_front() {
             while let Some(batch) = chunk.recv().await {
@@ -162,17 +181,17 @@ pub(super) fn read<T: Decoded>(
                 }
             }
             if let Some(next) = chunks.next() {
-                reading.push_back(read_chunk::<T>(&db, sql, next, binds.clone()));
+                reading.push_back(read_chunk::<T>(&db, sql.clone(), next, binds.clone()));
             }
         }
     });
     rx
 }
 
-/// Reads one chunk on a task of its own and sends it, in the digest's order, as one batch.
+/// Reads one chunk on a task of its own and sends it, in key order, as one batch.
 fn read_chunk<T: Decoded>(
     db: &Db,
-    sql: &'static str,
+    sql: Arc<str>,
     (first, last): (i64, i64),
     binds: Vec<i64>,
 ) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
@@ -180,9 +199,9 @@ fn read_chunk<T: Decoded>(
     let db = db.clone();
     tokio::spawn(async move {
         let rows = match db.postgres() {
-            Some(pool) => read_postgres(pool, sql, (first, last), &binds).await,
+            Some(pool) => read_postgres(pool, &sql, (first, last), &binds).await,
             None => {
-                let mut query = sqlx::query(sql).bind(first).bind(last);
+                let mut query = sqlx::query(AssertSqlSafe(&*sql)).bind(first).bind(last);
                 for value in &binds {
                     query = query.bind(*value);
                 }
@@ -190,24 +209,18 @@ fn read_chunk<T: Decoded>(
             }
         };
         // The receiver may be gone already; then nobody needs the rows or the error.
-        let _ = tx
-            .send(rows.map(|mut rows| {
-                // Keys are unique (the primary key), so the order is total.
-                rows.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
-                rows
-            }))
-            .await;
+        let _ = tx.send(rows).await;
     });
     rx
 }
 
-/// One chunk on PostgreSQL, in a transaction of its own with JIT compilation off (it costs
-/// 0.1-0.5 s per statement at these cost estimates and saves nothing on a scan that returns
-/// rows as it finds them) and plain index scans off, so the planner takes the bitmap heap
-/// scan that reads each page once (module docs).
+/// One chunk on PostgreSQL, sorted into key order. In a transaction of its own with JIT
+/// compilation off (it costs 0.1-0.5 s per statement at these cost estimates and saves nothing
+/// on a scan that returns rows as it finds them) and plain index scans off, so the planner
+/// takes the bitmap heap scan that reads each page once (module docs).
 async fn read_postgres<T: Decoded>(
     pool: &sqlx::PgPool,
-    sql: &'static str,
+    sql: &str,
     (first, last): (i64, i64),
     binds: &[i64],
 ) -> Result<Vec<T>, EpochError> {
@@ -215,20 +228,28 @@ async fn read_postgres<T: Decoded>(
     for setting in ["SET LOCAL jit = off", "SET LOCAL enable_indexscan = off"] {
         sqlx::query(setting).execute(&mut *transaction).await?;
     }
-    let mut query = sqlx::query(sql).bind(first).bind(last);
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(first).bind(last);
     for value in binds {
         query = query.bind(*value);
     }
-    let result = collect(query.fetch(&mut *transaction), T::from_pg).await;
+    let decode = |row: &PgRow| -> Result<(i64, T), EpochError> {
+        Ok((row.try_get(T::COLUMN_COUNT)?, T::from_pg(row)?))
+    };
+    let result = collect(query.fetch(&mut *transaction), decode).await;
     // Nothing was written: ending the transaction either way is the same.
     let _ = transaction.rollback().await;
-    result
+    let mut rows = result?;
+    // The primary key is unique, so the order is total.
+    rows.sort_unstable_by(|(a_minute, a), (b_minute, b)| {
+        (a_minute, a.key()).cmp(&(b_minute, b.key()))
+    });
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 
 /// Decodes every row of `rows`.
 async fn collect<R, T>(
     mut rows: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
-    decode: fn(&R) -> Result<T, EpochError>,
+    decode: impl Fn(&R) -> Result<T, EpochError>,
 ) -> Result<Vec<T>, EpochError> {
     let mut out = Vec::new();
     while let Some(row) = rows.try_next().await? {
