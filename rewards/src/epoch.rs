@@ -94,6 +94,15 @@ pub enum EpochError {
         /// What is wrong.
         message: String,
     },
+    /// A task reading a table stopped without an answer (it panicked): the epoch's rows are
+    /// incomplete, so nothing is computed from them.
+    #[error("reading {table} failed: {message}")]
+    Reader {
+        /// The table.
+        table: &'static str,
+        /// What the task's end said.
+        message: String,
+    },
     /// A rewarded hotspot has no location assertion before the end of the epoch.
     #[error(
         "hotspot {hotspot} earned rewards in epoch {epoch} but has no location assertion received before its end"

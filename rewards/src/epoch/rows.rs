@@ -1,7 +1,7 @@
 //! Reading an epoch's valid beacons and selected witnesses in the reports digest's order.
 //!
 //! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own and
-//! handed over through bounded channels, so the database's work, the decoding and the caller's
+//! handed over through a bounded channel, so the database's work, the decoding and the caller's
 //! hashing and aggregation overlap. On PostgreSQL rows are read with its own driver: `Any`
 //! converts every row and its column descriptions into owned values, which took most of the
 //! reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
@@ -27,6 +27,7 @@ use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Minute-range chunks read at once. Each holds a connection and a PostgreSQL backend.
 const CHUNKS_AHEAD: usize = 2;
@@ -61,10 +62,9 @@ pub(super) struct WitnessRow {
 pub(super) trait Decoded: Sized + Send + 'static {
     /// The table.
     const TABLE: &'static str;
-    /// The columns `from_pg` and `from_any` read, in order.
+    /// The columns `from_pg` and `from_any` read, in order, separated by commas. PostgreSQL
+    /// returns the row's minute after them.
     const COLUMNS: &'static str;
-    /// How many they are: PostgreSQL returns the row's minute after them.
-    const COLUMN_COUNT: usize;
     /// The table's primary key: `minute`, the hotspot's key, the report's id.
     const KEY: &'static str;
     fn from_pg(row: &PgRow) -> Result<Self, EpochError>;
@@ -77,7 +77,6 @@ impl Decoded for BeaconRow {
     const TABLE: &'static str = "pocs";
     const COLUMNS: &'static str =
         "beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4";
-    const COLUMN_COUNT: usize = 6;
     const KEY: &'static str = "minute, beaconer_key, beacon_id";
     fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
         beacon(row)
@@ -94,7 +93,6 @@ impl Decoded for WitnessRow {
     const TABLE: &'static str = "witness_verdicts";
     const COLUMNS: &'static str =
         "witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4";
-    const COLUMN_COUNT: usize = 5;
     const KEY: &'static str = "minute, witness_key, witness_id";
     fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
         witness(row)
@@ -105,6 +103,19 @@ impl Decoded for WitnessRow {
     fn key(&self) -> (&Key, &Key) {
         (&self.witness, &self.id)
     }
+}
+
+/// How many columns a comma-separated list names.
+const fn column_count(columns: &str) -> usize {
+    let bytes = columns.as_bytes();
+    let (mut count, mut i) = (1, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
 }
 
 /// Columns: [`BeaconRow::COLUMNS`].
@@ -148,7 +159,8 @@ where
 }
 
 /// Streams the rows of `T::TABLE` that match `filter` over the minutes `first..=last`, in the
-/// table's key order, one batch per chunk. `filter` binds the chunk's first and last minute as
+/// table's key order, one batch per chunk (a reader task that panics ends the stream with
+/// [`EpochError::Reader`], never with a chunk missing). `filter` binds the chunk's first and last minute as
 /// `$1` and `$2`, then `binds` from `$3`. Errors arrive in the stream; the readers stop when
 /// the receiver is dropped.
 pub(super) fn read<T: Decoded>(
@@ -173,12 +185,18 @@ pub(super) fn read<T: Decoded>(
         for chunk in chunks.by_ref().take(CHUNKS_AHEAD) {
             reading.push_back(read_chunk::<T>(&db, sql.clone(), chunk, binds.clone()));
         }
-        while let Some(mut chunk) = reading.pop_front() {
-            while let Some(batch) = chunk.recv().await {
-                let failed = batch.is_err();
-                if tx.send(batch).await.is_err() || failed {
-                    return;
-                }
+        while let Some(chunk) = reading.pop_front() {
+            let batch = chunk.await.unwrap_or_else(|e| {
+                Err(EpochError::Reader {
+                    table: T::TABLE,
+                    message: e.to_string(),
+                })
+            });
+            let failed = batch.is_err();
+            // The receiver gone means nobody needs the rest; chunks still being read finish
+            // on their own and are dropped.
+            if tx.send(batch).await.is_err() || failed {
+                return;
             }
             if let Some(next) = chunks.next() {
                 reading.push_back(read_chunk::<T>(&db, sql.clone(), next, binds.clone()));
@@ -188,17 +206,16 @@ pub(super) fn read<T: Decoded>(
     rx
 }
 
-/// Reads one chunk on a task of its own and sends it, in key order, as one batch.
+/// Reads one chunk, in key order, on a task of its own.
 fn read_chunk<T: Decoded>(
     db: &Db,
     sql: Arc<str>,
     (first, last): (i64, i64),
     binds: Vec<i64>,
-) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
-    let (tx, rx) = mpsc::channel(1);
+) -> JoinHandle<Result<Vec<T>, EpochError>> {
     let db = db.clone();
     tokio::spawn(async move {
-        let rows = match db.postgres() {
+        match db.postgres() {
             Some(pool) => read_postgres(pool, &sql, (first, last), &binds).await,
             None => {
                 let mut query = sqlx::query(AssertSqlSafe(&*sql)).bind(first).bind(last);
@@ -207,11 +224,8 @@ fn read_chunk<T: Decoded>(
                 }
                 collect(query.fetch(db.pool()), T::from_any).await
             }
-        };
-        // The receiver may be gone already; then nobody needs the rows or the error.
-        let _ = tx.send(rows).await;
-    });
-    rx
+        }
+    })
 }
 
 /// One chunk on PostgreSQL, sorted into key order. In a transaction of its own with JIT
@@ -232,8 +246,9 @@ async fn read_postgres<T: Decoded>(
     for value in binds {
         query = query.bind(*value);
     }
+    let minute = const { column_count(T::COLUMNS) };
     let decode = |row: &PgRow| -> Result<(i64, T), EpochError> {
-        Ok((row.try_get(T::COLUMN_COUNT)?, T::from_pg(row)?))
+        Ok((row.try_get(minute)?, T::from_pg(row)?))
     };
     let result = collect(query.fetch(&mut *transaction), decode).await;
     // Nothing was written: ending the transaction either way is the same.
