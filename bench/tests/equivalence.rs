@@ -10,7 +10,8 @@
 //! beacons received just after a refresh store witness verdicts received before it: evidence
 //! that lands behind the window's end. A fifth run per database stops at noon (verdicts,
 //! progress and a checkpoint of the hotspot state every 30 minutes stored, the rest pending),
-//! then a restart verifies the rest: the same verdicts again.
+//! then a restart verifies the rest: the same verdicts again. After every run the paid tables
+//! (what the rewards job reads) must hold exactly the paid rows of the verdict tables.
 
 use bench::day::{DAY_MS, DAY_START_MS};
 use bench::day::{DayConfig, Network, real_positions};
@@ -88,6 +89,18 @@ async fn optimised_and_restarted_paths_store_the_same_verdicts_as_the_unoptimise
                 loaded.witnesses
             );
             assert!(result.stats.valid_witnesses > 0, "{:?}", result.stats);
+            // Whichever path stored the verdicts (multi-row inserts, COPY, one proof of
+            // coverage at a time, across a restart), the paid tables hold exactly their paid
+            // rows (migration 0010's triggers).
+            let paid = db::test_support::paid_tables(fresh.db.pool())
+                .await
+                .expect("compare the paid tables");
+            assert_eq!(paid.differing, 0, "{name}, {run:?}: {paid:?}");
+            assert_eq!(
+                (paid.beacons as u64, paid.witnesses > 0),
+                (earlier.valid_beacons + result.stats.valid_beacons, true),
+                "{name}, {run:?}: {paid:?}"
+            );
             digests.push((name, run, result.verdict_digest));
         }
     }

@@ -128,3 +128,56 @@ pub async fn apply_parameters(
     .await?;
     Ok(())
 }
+
+/// The paid tables (migration 0010) against their definition over the verdict tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaidTables {
+    /// Rows of `paid_beacons`.
+    pub beacons: i64,
+    /// Rows of `paid_witnesses`.
+    pub witnesses: i64,
+    /// Rows in one side and not the other, both tables and both ways (0 when they match).
+    pub differing: i64,
+}
+
+/// Compares the paid tables with the paid rows of the verdict tables, as sets of whole rows.
+pub async fn paid_tables(pool: &sqlx::AnyPool) -> Result<PaidTables, sqlx::Error> {
+    let count = |sql: String| async move {
+        use sqlx::Row;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await?
+            .try_get::<i64, _>(0)
+    };
+    let mut differing = 0;
+    for (verdicts, filter, paid, columns) in [
+        (
+            "pocs",
+            "valid = 1",
+            "paid_beacons",
+            "minute, received_ms, location, hex_scale_e4, reward_units_e4, beaconer_key, beacon_id",
+        ),
+        (
+            "witness_verdicts",
+            "valid = 1 AND selected = 1 AND beacon_id IS NOT NULL",
+            "paid_witnesses",
+            "minute, epoch, hex_scale_e4, reward_units_e4, witness_key, witness_id, beacon_id",
+        ),
+    ] {
+        let of_verdicts = format!("SELECT {columns} FROM {verdicts} WHERE {filter}");
+        let of_paid = format!("SELECT {columns} FROM {paid}");
+        differing += count(format!(
+            "SELECT COUNT(*) FROM ({of_verdicts} EXCEPT {of_paid}) t"
+        ))
+        .await?;
+        differing += count(format!(
+            "SELECT COUNT(*) FROM ({of_paid} EXCEPT {of_verdicts}) t"
+        ))
+        .await?;
+    }
+    Ok(PaidTables {
+        beacons: count("SELECT COUNT(*) FROM paid_beacons".into()).await?,
+        witnesses: count("SELECT COUNT(*) FROM paid_witnesses".into()).await?,
+        differing,
+    })
+}

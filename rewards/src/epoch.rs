@@ -36,6 +36,13 @@
 //!
 //! These are exactly the values the amounts depend on, so a changed verdict, owner or location
 //! changes the digest (and so the manifest hash).
+//!
+//! # Where they are read
+//! From `paid_beacons` and `paid_witnesses` (migration 0010): those values of the rows of 2 and
+//! 3, keyed like the verdict tables. Triggers on `pocs` and `witness_verdicts` keep them equal
+//! to their definition above whichever way a verdict is inserted, corrected or deleted, so the
+//! job reads 7 narrow columns per paid report instead of the verdicts' full rows with their
+//! explanations, a quarter of which it would filter out (`docs/benchmarks.md`).
 
 use crate::compute::{
     self, BeaconEvent, ComputeError, EpochHeader, EpochInputs, Key, WitnessEvent,
@@ -91,6 +98,14 @@ pub enum EpochError {
         table: &'static str,
         /// The row's id (hex).
         id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// PostgreSQL's `COPY` output of a table's rows could not be read.
+    #[error("reading {table} from PostgreSQL's COPY output: {message}")]
+    Copy {
+        /// The table.
+        table: &'static str,
         /// What is wrong.
         message: String,
     },
@@ -464,7 +479,7 @@ impl Loader {
     async fn beacons(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
         let mut batches = rows::read::<BeaconRow>(
             db,
-            "minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4 AND valid = 1",
+            "minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4",
             db::verdict_minutes(start, end),
             vec![to_i64(start), to_i64(end)],
         );
@@ -507,8 +522,7 @@ impl Loader {
         let margin = db::VERDICT_EPOCH_MARGIN_MS;
         let mut batches = rows::read::<WitnessRow>(
             db,
-            "minute >= $1 AND minute <= $2 AND epoch = $3 AND valid = 1 AND selected = 1 \
-             AND beacon_id IS NOT NULL",
+            "minute >= $1 AND minute <= $2 AND epoch = $3",
             db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin)),
             vec![to_i64(self.epoch)],
         );

@@ -16,14 +16,19 @@
 //! page once (a bitmap heap scan), returns each row's minute too, and the chunk is sorted
 //! here. SQLite stores the tables in key order (`WITHOUT ROWID`), so there `ORDER BY` costs
 //! nothing and an extra column through `Any` would (about a tenth of the epoch's time).
+//!
+//! PostgreSQL sends each chunk as `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, parsed here
+//! ([`CopyReader`]): a result row through sqlx costs an owned row with its column offsets and
+//! a type check per column read, a `COPY` row a few length prefixes. `COPY` takes no bind
+//! parameters, so the chunk's bounds (integers) are written into the statement.
 
 use super::EpochError;
 use crate::compute::Key;
 use db::Db;
 use futures::TryStreamExt;
 use sqlx::any::AnyRow;
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Row};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -37,7 +42,7 @@ const CHUNKS_AHEAD: usize = 2;
 /// memory to be sorted: ~300,000 witness rows at Helium's peak, ~40 MB.
 const CHUNK_MINUTES: i64 = 10;
 
-/// A valid beacon (`pocs`).
+/// A valid beacon (`paid_beacons`: the values of `pocs` the reward depends on).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BeaconRow {
     pub id: Key,
@@ -48,7 +53,7 @@ pub(super) struct BeaconRow {
     pub reward_units_e4: u32,
 }
 
-/// A valid, selected witness of a beacon (`witness_verdicts`).
+/// A valid, selected witness of a beacon (`paid_witnesses`: those of `witness_verdicts`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WitnessRow {
     pub id: Key,
@@ -62,26 +67,22 @@ pub(super) struct WitnessRow {
 pub(super) trait Decoded: Sized + Send + 'static {
     /// The table.
     const TABLE: &'static str;
-    /// The columns `from_pg` and `from_any` read, in order, separated by commas. PostgreSQL
-    /// returns the row's minute after them.
+    /// The columns `decode` reads, in order, separated by commas. PostgreSQL returns the
+    /// row's minute after them.
     const COLUMNS: &'static str;
     /// The table's primary key: `minute`, the hotspot's key, the report's id.
     const KEY: &'static str;
-    fn from_pg(row: &PgRow) -> Result<Self, EpochError>;
-    fn from_any(row: &AnyRow) -> Result<Self, EpochError>;
+    fn decode(row: &impl Columns) -> Result<Self, EpochError>;
     /// The primary key after the minute: (hotspot, id).
     fn key(&self) -> (&Key, &Key);
 }
 
 impl Decoded for BeaconRow {
-    const TABLE: &'static str = "pocs";
+    const TABLE: &'static str = "paid_beacons";
     const COLUMNS: &'static str =
         "beacon_id, beaconer_key, received_ms, location, hex_scale_e4, reward_units_e4";
     const KEY: &'static str = "minute, beaconer_key, beacon_id";
-    fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
-        beacon(row)
-    }
-    fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
+    fn decode(row: &impl Columns) -> Result<Self, EpochError> {
         beacon(row)
     }
     fn key(&self) -> (&Key, &Key) {
@@ -90,14 +91,11 @@ impl Decoded for BeaconRow {
 }
 
 impl Decoded for WitnessRow {
-    const TABLE: &'static str = "witness_verdicts";
+    const TABLE: &'static str = "paid_witnesses";
     const COLUMNS: &'static str =
         "witness_id, beacon_id, witness_key, hex_scale_e4, reward_units_e4";
     const KEY: &'static str = "minute, witness_key, witness_id";
-    fn from_pg(row: &PgRow) -> Result<Self, EpochError> {
-        witness(row)
-    }
-    fn from_any(row: &AnyRow) -> Result<Self, EpochError> {
+    fn decode(row: &impl Columns) -> Result<Self, EpochError> {
         witness(row)
     }
     fn key(&self) -> (&Key, &Key) {
@@ -118,43 +116,48 @@ const fn column_count(columns: &str) -> usize {
     count
 }
 
+/// A row's columns by position, whichever way it was read. NULL is `None`.
+pub(super) trait Columns {
+    fn bytes(&self, column: usize) -> Result<Option<&[u8]>, EpochError>;
+    fn int(&self, column: usize) -> Result<Option<i64>, EpochError>;
+}
+
+impl Columns for AnyRow {
+    fn bytes(&self, column: usize) -> Result<Option<&[u8]>, EpochError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: usize) -> Result<Option<i64>, EpochError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
 /// Columns: [`BeaconRow::COLUMNS`].
-fn beacon<'r, R>(row: &'r R) -> Result<BeaconRow, EpochError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let id: &[u8] = row.try_get(0)?;
-    let field = Fields::new(BeaconRow::TABLE, id);
-    let location: Option<i64> = row.try_get(3)?;
+fn beacon(row: &impl Columns) -> Result<BeaconRow, EpochError> {
+    let id = row.bytes(0)?;
+    let field = Fields::new(BeaconRow::TABLE, id.unwrap_or_default());
     Ok(BeaconRow {
-        id: field.key(Some(id), "beacon_id")?,
-        beaconer: field.key(row.try_get(1)?, "beaconer_key")?,
-        received_ms: field.u64(row.try_get(2)?, "received_ms")?,
-        location: location.map(|l| field.u64(l, "location")).transpose()?,
-        hex_scale_e4: field.u32(row.try_get(4)?, "hex_scale_e4")?,
-        reward_units_e4: field.u32(row.try_get(5)?, "reward_units_e4")?,
+        id: field.key(id, "beacon_id")?,
+        beaconer: field.key(row.bytes(1)?, "beaconer_key")?,
+        received_ms: field.u64(row.int(2)?, "received_ms")?,
+        location: row
+            .int(3)?
+            .map(|l| field.u64(Some(l), "location"))
+            .transpose()?,
+        hex_scale_e4: field.u32(row.int(4)?, "hex_scale_e4")?,
+        reward_units_e4: field.u32(row.int(5)?, "reward_units_e4")?,
     })
 }
 
 /// Columns: [`WitnessRow::COLUMNS`].
-fn witness<'r, R>(row: &'r R) -> Result<WitnessRow, EpochError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let id: &[u8] = row.try_get(0)?;
-    let field = Fields::new(WitnessRow::TABLE, id);
+fn witness(row: &impl Columns) -> Result<WitnessRow, EpochError> {
+    let id = row.bytes(0)?;
+    let field = Fields::new(WitnessRow::TABLE, id.unwrap_or_default());
     Ok(WitnessRow {
-        id: field.key(Some(id), "witness_id")?,
-        beacon_id: field.key(row.try_get(1)?, "beacon_id")?,
-        witness: field.key(row.try_get(2)?, "witness_key")?,
-        hex_scale_e4: field.u32(row.try_get(3)?, "hex_scale_e4")?,
-        reward_units_e4: field.u32(row.try_get(4)?, "reward_units_e4")?,
+        id: field.key(id, "witness_id")?,
+        beacon_id: field.key(row.bytes(1)?, "beacon_id")?,
+        witness: field.key(row.bytes(2)?, "witness_key")?,
+        hex_scale_e4: field.u32(row.int(3)?, "hex_scale_e4")?,
+        reward_units_e4: field.u32(row.int(4)?, "reward_units_e4")?,
     })
 }
 
@@ -171,7 +174,9 @@ pub(super) fn read<T: Decoded>(
 ) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
     let (columns, table, key) = (T::COLUMNS, T::TABLE, T::KEY);
     let sql: Arc<str> = match db.postgres() {
-        Some(_) => format!("SELECT {columns}, minute FROM {table} WHERE {filter}"),
+        Some(_) => format!(
+            "COPY (SELECT {columns}, minute FROM {table} WHERE {filter}) TO STDOUT (FORMAT binary)"
+        ),
         None => format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY {key}"),
     }
     .into();
@@ -222,7 +227,7 @@ fn read_chunk<T: Decoded>(
                 for value in &binds {
                     query = query.bind(*value);
                 }
-                collect(query.fetch(db.pool()), T::from_any).await
+                collect(query.fetch(db.pool()), T::decode).await
             }
         }
     })
@@ -234,31 +239,249 @@ fn read_chunk<T: Decoded>(
 /// takes the bitmap heap scan that reads each page once (module docs).
 async fn read_postgres<T: Decoded>(
     pool: &sqlx::PgPool,
-    sql: &str,
+    copy: &str,
     (first, last): (i64, i64),
     binds: &[i64],
 ) -> Result<Vec<T>, EpochError> {
+    let mut values = vec![first, last];
+    values.extend_from_slice(binds);
+    let copy = with_values(copy, &values);
     let mut transaction = pool.begin().await?;
     for setting in ["SET LOCAL jit = off", "SET LOCAL enable_indexscan = off"] {
         sqlx::query(setting).execute(&mut *transaction).await?;
     }
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(first).bind(last);
-    for value in binds {
-        query = query.bind(*value);
-    }
     let minute = const { column_count(T::COLUMNS) };
-    let decode = |row: &PgRow| -> Result<(i64, T), EpochError> {
-        Ok((row.try_get(minute)?, T::from_pg(row)?))
-    };
-    let result = collect(query.fetch(&mut *transaction), decode).await;
+    let connection: &mut PgConnection = &mut transaction;
+    let mut rows = Vec::new();
+    let result = async {
+        let mut stream = connection.copy_out_raw(&copy).await?;
+        let mut reader = CopyReader::new(T::TABLE);
+        while let Some(chunk) = stream.try_next().await? {
+            reader.feed(&chunk, |row| {
+                let at = row
+                    .int(minute)?
+                    .ok_or_else(|| reader_error(T::TABLE, "minute is NULL"))?;
+                rows.push((at, T::decode(row)?));
+                Ok(())
+            })?;
+        }
+        reader.finish()
+    }
+    .await;
     // Nothing was written: ending the transaction either way is the same.
     let _ = transaction.rollback().await;
-    let mut rows = result?;
+    result?;
     // The primary key is unique, so the order is total.
     rows.sort_unstable_by(|(a_minute, a), (b_minute, b)| {
         (a_minute, a.key()).cmp(&(b_minute, b.key()))
     });
     Ok(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// `sql` with `$1`, `$2`, ... replaced by `values` (integers: nothing to escape). From the
+/// highest number down, so that `$1` never matches the start of `$10`.
+fn with_values(sql: &str, values: &[i64]) -> String {
+    let mut sql = sql.to_owned();
+    for (i, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), &value.to_string());
+    }
+    sql
+}
+
+fn reader_error(table: &'static str, message: impl Into<String>) -> EpochError {
+    EpochError::Copy {
+        table,
+        message: message.into(),
+    }
+}
+
+/// The signature at the start of PostgreSQL's binary `COPY` format.
+const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+/// More columns than any row type reads.
+const MAX_COLUMNS: usize = 8;
+
+/// Rows of PostgreSQL's binary `COPY` format, from the pieces they arrive in: the signature,
+/// flags and a header extension, then per row a column count (`i16`) and per column a length
+/// (`i32`, -1 for NULL) and its bytes, then a count of -1. Integers are big-endian.
+struct CopyReader {
+    table: &'static str,
+    /// The start of a row (or of the header) that has not fully arrived.
+    pending: Vec<u8>,
+    header_read: bool,
+    ended: bool,
+}
+
+/// What the next bytes hold.
+enum Step<'a> {
+    /// Not all of it has arrived.
+    Incomplete,
+    /// The header, so many bytes long.
+    Header(usize),
+    /// A row, so many bytes long.
+    Row(CopyRow<'a>, usize),
+    /// The end of the data.
+    End,
+}
+
+impl CopyReader {
+    fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            pending: Vec::new(),
+            header_read: false,
+            ended: false,
+        }
+    }
+
+    /// Hands each complete row of what was pending and `chunk` to `row`, in order.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut row: impl FnMut(&CopyRow<'_>) -> Result<(), EpochError>,
+    ) -> Result<(), EpochError> {
+        let joined;
+        let data: &[u8] = if self.pending.is_empty() {
+            chunk
+        } else {
+            self.pending.extend_from_slice(chunk);
+            joined = std::mem::take(&mut self.pending);
+            &joined
+        };
+        let mut at = 0;
+        while at < data.len() {
+            if self.ended {
+                return Err(reader_error(self.table, "data after the end of the rows"));
+            }
+            match self.step(&data[at..])? {
+                Step::Incomplete => break,
+                Step::Header(len) => at += len,
+                Step::Row(columns, len) => {
+                    row(&columns)?;
+                    at += len;
+                }
+                Step::End => {
+                    self.ended = true;
+                    at += 2;
+                }
+            }
+        }
+        self.pending.extend_from_slice(&data[at..]);
+        Ok(())
+    }
+
+    fn step<'a>(&mut self, data: &'a [u8]) -> Result<Step<'a>, EpochError> {
+        if !self.header_read {
+            let fixed = COPY_SIGNATURE.len() + 8;
+            if data.len() < fixed {
+                return Ok(Step::Incomplete);
+            }
+            if &data[..COPY_SIGNATURE.len()] != COPY_SIGNATURE {
+                return Err(reader_error(
+                    self.table,
+                    "not PostgreSQL's binary COPY format",
+                ));
+            }
+            let extension = be_i32(&data[fixed - 4..fixed]);
+            let Ok(extension) = usize::try_from(extension) else {
+                return Err(reader_error(self.table, "negative header extension length"));
+            };
+            if data.len() < fixed + extension {
+                return Ok(Step::Incomplete);
+            }
+            self.header_read = true;
+            return Ok(Step::Header(fixed + extension));
+        }
+        if data.len() < 2 {
+            return Ok(Step::Incomplete);
+        }
+        let count = i16::from_be_bytes([data[0], data[1]]);
+        if count == -1 {
+            return Ok(Step::End);
+        }
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&c| c <= MAX_COLUMNS)
+            .ok_or_else(|| reader_error(self.table, format!("a row of {count} columns")))?;
+        let mut columns = [None; MAX_COLUMNS];
+        let mut at = 2;
+        for column in columns.iter_mut().take(count) {
+            if data.len() < at + 4 {
+                return Ok(Step::Incomplete);
+            }
+            let len = be_i32(&data[at..at + 4]);
+            at += 4;
+            if len == -1 {
+                continue;
+            }
+            let len = usize::try_from(len)
+                .map_err(|_| reader_error(self.table, format!("a column of length {len}")))?;
+            if data.len() < at + len {
+                return Ok(Step::Incomplete);
+            }
+            *column = Some((at, at + len));
+            at += len;
+        }
+        let row = CopyRow {
+            table: self.table,
+            data: &data[..at],
+            columns,
+            count,
+        };
+        Ok(Step::Row(row, at))
+    }
+
+    /// Checks that the data ended where the format says it does.
+    fn finish(&self) -> Result<(), EpochError> {
+        if !self.ended || !self.pending.is_empty() {
+            return Err(reader_error(self.table, "the data stopped before its end"));
+        }
+        Ok(())
+    }
+}
+
+fn be_i32(bytes: &[u8]) -> i32 {
+    i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// One row of a `COPY`: where each column's bytes are.
+struct CopyRow<'a> {
+    table: &'static str,
+    data: &'a [u8],
+    /// (start, end) in `data`; `None` for NULL.
+    columns: [Option<(usize, usize)>; MAX_COLUMNS],
+    count: usize,
+}
+
+impl CopyRow<'_> {
+    fn column(&self, column: usize) -> Result<Option<&[u8]>, EpochError> {
+        if column >= self.count {
+            return Err(reader_error(
+                self.table,
+                format!("a row of {} columns has no column {column}", self.count),
+            ));
+        }
+        Ok(self.columns[column].map(|(start, end)| &self.data[start..end]))
+    }
+}
+
+impl Columns for CopyRow<'_> {
+    fn bytes(&self, column: usize) -> Result<Option<&[u8]>, EpochError> {
+        self.column(column)
+    }
+
+    fn int(&self, column: usize) -> Result<Option<i64>, EpochError> {
+        self.column(column)?
+            .map(|bytes| {
+                let bytes: [u8; 8] = bytes.try_into().map_err(|_| {
+                    reader_error(
+                        self.table,
+                        format!("column {column} is {} bytes, not a BIGINT", bytes.len()),
+                    )
+                })?;
+                Ok(i64::from_be_bytes(bytes))
+            })
+            .transpose()
+    }
 }
 
 /// Decodes every row of `rows`.
@@ -298,12 +521,167 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.corrupt(format!("{column} is not a 32-byte key")))
     }
 
-    fn u64(&self, value: i64, column: &str) -> Result<u64, EpochError> {
+    fn int(&self, value: Option<i64>, column: &str) -> Result<i64, EpochError> {
+        value.ok_or_else(|| self.corrupt(format!("{column} is NULL")))
+    }
+
+    fn u64(&self, value: Option<i64>, column: &str) -> Result<u64, EpochError> {
+        let value = self.int(value, column)?;
         u64::try_from(value).map_err(|_| self.corrupt(format!("{column} = {value} is negative")))
     }
 
-    fn u32(&self, value: i64, column: &str) -> Result<u32, EpochError> {
+    fn u32(&self, value: Option<i64>, column: &str) -> Result<u32, EpochError> {
+        let value = self.int(value, column)?;
         u32::try_from(value)
             .map_err(|_| self.corrupt(format!("{column} = {value} is outside 0..=2^32-1")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary `COPY` stream as PostgreSQL writes it: columns are `Some(bytes)` or NULL.
+    fn copy_stream(rows: &[Vec<Option<Vec<u8>>>], extension: &[u8]) -> Vec<u8> {
+        let mut out = COPY_SIGNATURE.to_vec();
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&(extension.len() as i32).to_be_bytes());
+        out.extend_from_slice(extension);
+        for row in rows {
+            out.extend_from_slice(&(row.len() as i16).to_be_bytes());
+            for column in row {
+                match column {
+                    Some(bytes) => {
+                        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                        out.extend_from_slice(bytes);
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                }
+            }
+        }
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out
+    }
+
+    fn witness_columns(n: u8, minute: i64) -> Vec<Option<Vec<u8>>> {
+        vec![
+            Some(vec![n; 32]),
+            Some(vec![n + 1; 32]),
+            Some(vec![n + 2; 32]),
+            Some(2500i64.to_be_bytes().to_vec()),
+            Some((10_000 + i64::from(n)).to_be_bytes().to_vec()),
+            Some(minute.to_be_bytes().to_vec()),
+        ]
+    }
+
+    /// Feeds `stream` in pieces cut at `cuts`, decoding witness rows and their minute.
+    fn read_in_pieces(stream: &[u8], cuts: &[usize]) -> Result<Vec<(i64, Key, u32)>, EpochError> {
+        let mut reader = CopyReader::new(WitnessRow::TABLE);
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &to in cuts.iter().chain([&stream.len()]) {
+            reader.feed(&stream[from..to], |row| {
+                let witness = WitnessRow::decode(row)?;
+                out.push((row.int(5)?.unwrap(), witness.id, witness.reward_units_e4));
+                Ok(())
+            })?;
+            from = to;
+        }
+        reader.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn copy_rows_are_read_whatever_pieces_they_arrive_in() {
+        let rows = vec![witness_columns(1, 7), witness_columns(9, -3)];
+        let stream = copy_stream(&rows, b"ext");
+        let expected = vec![(7, [1; 32], 10_001), (-3, [9; 32], 10_009)];
+        assert_eq!(read_in_pieces(&stream, &[]).unwrap(), expected);
+        for cut in 1..stream.len() {
+            assert_eq!(
+                read_in_pieces(&stream, &[cut]).unwrap(),
+                expected,
+                "cut at {cut}"
+            );
+        }
+        let every_byte: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(read_in_pieces(&stream, &every_byte).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_copy_stream_that_stops_early_or_is_not_copy_data_is_an_error() {
+        let stream = copy_stream(&[witness_columns(1, 7)], b"");
+        for end in 0..stream.len() {
+            let error = read_in_pieces(&stream[..end], &[]).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    EpochError::Copy {
+                        table: "paid_witnesses",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+        }
+        let mut text = stream.clone();
+        text[0] = b'p';
+        let error = read_in_pieces(&text, &[]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("not PostgreSQL's binary COPY format"),
+            "{error}"
+        );
+        let mut trailing = stream.clone();
+        trailing.push(0);
+        let error = read_in_pieces(&trailing, &[]).unwrap_err();
+        assert!(error.to_string().contains("after the end"), "{error}");
+    }
+
+    #[test]
+    fn copy_columns_are_checked_like_query_columns() {
+        let mut null_units = witness_columns(1, 7);
+        null_units[4] = None;
+        let error = read_in_pieces(&copy_stream(&[null_units], b""), &[]).unwrap_err();
+        assert!(
+            error.to_string().contains("reward_units_e4 is NULL"),
+            "{error}"
+        );
+
+        let mut short_key = witness_columns(1, 7);
+        short_key[2] = Some(vec![3; 31]);
+        let error = read_in_pieces(&copy_stream(&[short_key], b""), &[]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("witness_key is not a 32-byte key"),
+            "{error}"
+        );
+
+        let mut narrow_int = witness_columns(1, 7);
+        narrow_int[3] = Some(vec![0; 4]);
+        let error = read_in_pieces(&copy_stream(&[narrow_int], b""), &[]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("column 3 is 4 bytes, not a BIGINT"),
+            "{error}"
+        );
+
+        let missing = witness_columns(1, 7)[..4].to_vec();
+        let error = read_in_pieces(&copy_stream(&[missing], b""), &[]).unwrap_err();
+        assert!(error.to_string().contains("has no column 4"), "{error}");
+    }
+
+    #[test]
+    fn chunk_bounds_are_written_into_the_statement_from_the_highest_number_down() {
+        let sql = "a = $1 AND b = $10 AND c = $2";
+        let values: Vec<i64> = (1..=10).map(|v| v * 100).collect();
+        assert_eq!(
+            with_values(sql, &values),
+            "a = 100 AND b = 1000 AND c = 200"
+        );
+        assert_eq!(with_values("m >= $1", &[-5]), "m >= -5");
     }
 }
