@@ -311,7 +311,9 @@ struct CopyReader {
     ended: bool,
 }
 
-/// What the next bytes hold.
+/// What the next bytes hold. Returned by value once per row and never stored, so the size of
+/// `Row` (the column offsets, on the stack) costs nothing that boxing it would not cost more.
+#[allow(clippy::large_enum_variant)]
 enum Step<'a> {
     /// Not all of it has arrived.
     Incomplete,
@@ -582,7 +584,11 @@ mod tests {
         for &to in cuts.iter().chain([&stream.len()]) {
             reader.feed(&stream[from..to], |row| {
                 let witness = WitnessRow::decode(row)?;
-                out.push((row.int(5)?.unwrap(), witness.id, witness.reward_units_e4));
+                out.push((
+                    row.int(5)?.expect("minute"),
+                    witness.id,
+                    witness.reward_units_e4,
+                ));
                 Ok(())
             })?;
             from = to;
@@ -596,23 +602,29 @@ mod tests {
         let rows = vec![witness_columns(1, 7), witness_columns(9, -3)];
         let stream = copy_stream(&rows, b"ext");
         let expected = vec![(7, [1; 32], 10_001), (-3, [9; 32], 10_009)];
-        assert_eq!(read_in_pieces(&stream, &[]).unwrap(), expected);
+        assert_eq!(
+            read_in_pieces(&stream, &[]).expect("whole stream"),
+            expected
+        );
         for cut in 1..stream.len() {
             assert_eq!(
-                read_in_pieces(&stream, &[cut]).unwrap(),
+                read_in_pieces(&stream, &[cut]).expect("cut stream"),
                 expected,
                 "cut at {cut}"
             );
         }
         let every_byte: Vec<usize> = (1..stream.len()).collect();
-        assert_eq!(read_in_pieces(&stream, &every_byte).unwrap(), expected);
+        assert_eq!(
+            read_in_pieces(&stream, &every_byte).expect("byte by byte"),
+            expected
+        );
     }
 
     #[test]
     fn a_copy_stream_that_stops_early_or_is_not_copy_data_is_an_error() {
         let stream = copy_stream(&[witness_columns(1, 7)], b"");
         for end in 0..stream.len() {
-            let error = read_in_pieces(&stream[..end], &[]).unwrap_err();
+            let error = read_in_pieces(&stream[..end], &[]).expect_err("must fail");
             assert!(
                 matches!(
                     error,
@@ -626,7 +638,7 @@ mod tests {
         }
         let mut text = stream.clone();
         text[0] = b'p';
-        let error = read_in_pieces(&text, &[]).unwrap_err();
+        let error = read_in_pieces(&text, &[]).expect_err("must fail");
         assert!(
             error
                 .to_string()
@@ -635,7 +647,7 @@ mod tests {
         );
         let mut trailing = stream.clone();
         trailing.push(0);
-        let error = read_in_pieces(&trailing, &[]).unwrap_err();
+        let error = read_in_pieces(&trailing, &[]).expect_err("must fail");
         assert!(error.to_string().contains("after the end"), "{error}");
     }
 
@@ -643,7 +655,7 @@ mod tests {
     fn copy_columns_are_checked_like_query_columns() {
         let mut null_units = witness_columns(1, 7);
         null_units[4] = None;
-        let error = read_in_pieces(&copy_stream(&[null_units], b""), &[]).unwrap_err();
+        let error = read_in_pieces(&copy_stream(&[null_units], b""), &[]).expect_err("must fail");
         assert!(
             error.to_string().contains("reward_units_e4 is NULL"),
             "{error}"
@@ -651,7 +663,7 @@ mod tests {
 
         let mut short_key = witness_columns(1, 7);
         short_key[2] = Some(vec![3; 31]);
-        let error = read_in_pieces(&copy_stream(&[short_key], b""), &[]).unwrap_err();
+        let error = read_in_pieces(&copy_stream(&[short_key], b""), &[]).expect_err("must fail");
         assert!(
             error
                 .to_string()
@@ -661,7 +673,7 @@ mod tests {
 
         let mut narrow_int = witness_columns(1, 7);
         narrow_int[3] = Some(vec![0; 4]);
-        let error = read_in_pieces(&copy_stream(&[narrow_int], b""), &[]).unwrap_err();
+        let error = read_in_pieces(&copy_stream(&[narrow_int], b""), &[]).expect_err("must fail");
         assert!(
             error
                 .to_string()
@@ -670,7 +682,7 @@ mod tests {
         );
 
         let missing = witness_columns(1, 7)[..4].to_vec();
-        let error = read_in_pieces(&copy_stream(&[missing], b""), &[]).unwrap_err();
+        let error = read_in_pieces(&copy_stream(&[missing], b""), &[]).expect_err("must fail");
         assert!(error.to_string().contains("has no column 4"), "{error}");
     }
 
