@@ -62,6 +62,23 @@ pub enum ComputeError {
         /// The other owner (base58).
         second: String,
     },
+    /// [`EpochInputs::with_hotspots`] was given a hotspot twice.
+    #[error("hotspot {hotspot} is given two slots")]
+    DuplicateHotspot {
+        /// Hotspot key (base58).
+        hotspot: String,
+    },
+    /// An event was added to a slot that does not exist.
+    #[error("slot {slot} does not exist (there are {slots})")]
+    NoSuchSlot {
+        /// The slot given.
+        slot: usize,
+        /// Slots there are.
+        slots: usize,
+    },
+    /// More than 2^32 hotspots in one epoch.
+    #[error("more than 2^32 hotspots in one epoch")]
+    TooManyHotspots,
     /// A hotspot's shares do not fit the manifest's 64-bit field.
     #[error("hotspot {hotspot} earned more than 2^64 shares in one epoch; refusing to round")]
     SharesOverflow {
@@ -105,8 +122,7 @@ pub struct WitnessEvent {
 
 /// One hotspot's activity in an epoch, aggregated: per location, the sum of
 /// `scale_e4 x units_e4` (1e-8). Boosts multiply these sums exactly (integers distribute).
-/// A hotspot is almost always seen at one location, held inline: one cache miss per event
-/// instead of two, and no allocation per hotspot.
+/// A hotspot is almost always seen at one location, held inline: no allocation per hotspot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Activity {
     owner: Key,
@@ -114,16 +130,36 @@ struct Activity {
     witness_units_e8: UnitsByLocation,
 }
 
-/// Per location, the sum of `scale_e4 x units_e4` (1e-8), in order of first appearance.
+/// Per location, the sum of `scale_e4 x units_e4` (1e-8), in order of first appearance
+/// (nothing depends on that order: the sums are added up).
 type UnitsByLocation = SmallVec<[(u64, u128); 1]>;
 
+/// A hotspot's place in [`EpochInputs`], with its activity if it has any yet.
+#[derive(Debug, Clone)]
+struct Slot {
+    hotspot: Key,
+    /// Set with the hotspot's first event.
+    active: bool,
+    activity: Activity,
+}
+
 /// An epoch's verified activity, aggregated per hotspot as events are added (memory grows
-/// with hotspots, not with reports). Keyed with foldhash (seeded per process, so keys chosen
-/// to collide cannot be precomputed): SipHash of a 32-byte key took a fifth of the epoch
-/// loader's CPU. Nothing depends on the map's order.
+/// with hotspots, not with reports).
+///
+/// Each hotspot has a slot, an index into one array. Callers that know the epoch's hotspots
+/// beforehand ([`Self::with_hotspots`]) add events by slot ([`Self::add_beacon_at`]): one
+/// array access per event, and none at all into a hash map. A caller that adds events in slot
+/// order touches memory in order, which matters at a million hotspots: adding a Helium-peak
+/// epoch's 28 M reports through a hash map in the order they were received cost the rewards
+/// job two cache misses per report, most of its main task's time (`docs/benchmarks.md`).
+/// Events added by key ([`Self::add_beacon`]) find their slot through a foldhash map (seeded
+/// per process, so keys chosen to collide cannot be precomputed), appending one for a new
+/// hotspot. Nothing depends on the slots' order.
 #[derive(Debug, Clone, Default)]
 pub struct EpochInputs {
-    hotspots: foldhash::HashMap<Key, Activity>,
+    slots: Vec<Slot>,
+    index: foldhash::HashMap<Key, u32>,
+    active: usize,
     reports: u64,
 }
 
@@ -133,20 +169,74 @@ impl EpochInputs {
         Self::default()
     }
 
+    /// No activity yet; `hotspots` (hotspot, owner) take slots `0, 1, ...` in the order given.
+    /// A hotspot given twice is [`ComputeError::DuplicateHotspot`]. Slots without events are
+    /// not part of the epoch (not counted, listed or paid).
+    pub fn with_hotspots(
+        hotspots: impl IntoIterator<Item = (Key, Key)>,
+    ) -> Result<Self, ComputeError> {
+        let mut inputs = Self::default();
+        for (hotspot, owner) in hotspots {
+            if inputs.index.contains_key(&hotspot) {
+                return Err(ComputeError::DuplicateHotspot {
+                    hotspot: base58(&hotspot),
+                });
+            }
+            inputs.push(hotspot, owner)?;
+        }
+        Ok(inputs)
+    }
+
     /// Adds a valid beacon.
     pub fn add_beacon(&mut self, event: &BeaconEvent) -> Result<(), ComputeError> {
-        let activity = self.activity(&event.beaconer, &event.owner)?;
-        let units = u128::from(event.hex_scale_e4) * u128::from(event.reward_units_e4);
-        add_at(&mut activity.beacon_units_e8, event.location, units)?;
-        self.reports += 1;
-        Ok(())
+        let slot = self.slot_of(&event.beaconer, &event.owner)?;
+        self.add_beacon_at(
+            slot,
+            event.location,
+            event.hex_scale_e4,
+            event.reward_units_e4,
+        )
     }
 
     /// Adds a valid, selected witness.
     pub fn add_witness(&mut self, event: &WitnessEvent) -> Result<(), ComputeError> {
-        let activity = self.activity(&event.witness, &event.owner)?;
-        let units = u128::from(event.beaconer_scale_e4) * u128::from(event.reward_units_e4);
-        add_at(&mut activity.witness_units_e8, event.location, units)?;
+        let slot = self.slot_of(&event.witness, &event.owner)?;
+        self.add_witness_at(
+            slot,
+            event.location,
+            event.beaconer_scale_e4,
+            event.reward_units_e4,
+        )
+    }
+
+    /// Adds a valid beacon of the hotspot in `slot` (owned by the owner its slot was given):
+    /// what [`Self::add_beacon`] adds for a [`BeaconEvent`] with these fields.
+    pub fn add_beacon_at(
+        &mut self,
+        slot: usize,
+        location: u64,
+        hex_scale_e4: u32,
+        reward_units_e4: u32,
+    ) -> Result<(), ComputeError> {
+        let units = u128::from(hex_scale_e4) * u128::from(reward_units_e4);
+        let activity = self.activity_at(slot)?;
+        add_at(&mut activity.beacon_units_e8, location, units)?;
+        self.reports += 1;
+        Ok(())
+    }
+
+    /// Adds a valid, selected witness of the hotspot in `slot`: what [`Self::add_witness`]
+    /// adds for a [`WitnessEvent`] with these fields.
+    pub fn add_witness_at(
+        &mut self,
+        slot: usize,
+        location: u64,
+        beaconer_scale_e4: u32,
+        reward_units_e4: u32,
+    ) -> Result<(), ComputeError> {
+        let units = u128::from(beaconer_scale_e4) * u128::from(reward_units_e4);
+        let activity = self.activity_at(slot)?;
+        add_at(&mut activity.witness_units_e8, location, units)?;
         self.reports += 1;
         Ok(())
     }
@@ -158,28 +248,67 @@ impl EpochInputs {
 
     /// Hotspots with activity.
     pub fn hotspot_count(&self) -> usize {
-        self.hotspots.len()
+        self.active
     }
 
-    /// The hotspots with activity, in no particular order.
+    /// The hotspots with activity and their slots, in slot order.
+    pub fn hotspots(&self) -> impl Iterator<Item = (usize, &Key)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.active)
+            .map(|(i, slot)| (i, &slot.hotspot))
+    }
+
+    /// The hotspots with activity, in slot order.
     pub fn hotspot_keys(&self) -> impl Iterator<Item = &Key> {
-        self.hotspots.keys()
+        self.hotspots().map(|(_, key)| key)
     }
 
-    fn activity(&mut self, hotspot: &Key, owner: &Key) -> Result<&mut Activity, ComputeError> {
-        let activity = self.hotspots.entry(*hotspot).or_insert_with(|| Activity {
-            owner: *owner,
-            beacon_units_e8: SmallVec::new(),
-            witness_units_e8: SmallVec::new(),
-        });
-        if activity.owner != *owner {
+    /// The slot of `hotspot` (a new one if it has none), refusing a second owner.
+    fn slot_of(&mut self, hotspot: &Key, owner: &Key) -> Result<usize, ComputeError> {
+        let slot = match self.index.get(hotspot) {
+            Some(slot) => *slot as usize,
+            None => self.push(*hotspot, *owner)?,
+        };
+        let first = &self.slots[slot].activity.owner;
+        if first != owner {
             return Err(ComputeError::OwnerConflict {
                 hotspot: base58(hotspot),
-                first: base58(&activity.owner),
+                first: base58(first),
                 second: base58(owner),
             });
         }
-        Ok(activity)
+        Ok(slot)
+    }
+
+    fn push(&mut self, hotspot: Key, owner: Key) -> Result<usize, ComputeError> {
+        let slot = self.slots.len();
+        let index = u32::try_from(slot).map_err(|_| ComputeError::TooManyHotspots)?;
+        self.index.insert(hotspot, index);
+        self.slots.push(Slot {
+            hotspot,
+            active: false,
+            activity: Activity {
+                owner,
+                beacon_units_e8: SmallVec::new(),
+                witness_units_e8: SmallVec::new(),
+            },
+        });
+        Ok(slot)
+    }
+
+    fn activity_at(&mut self, slot: usize) -> Result<&mut Activity, ComputeError> {
+        let slots = self.slots.len();
+        let entry = self
+            .slots
+            .get_mut(slot)
+            .ok_or(ComputeError::NoSuchSlot { slot, slots })?;
+        if !entry.active {
+            entry.active = true;
+            self.active += 1;
+        }
+        Ok(&mut entry.activity)
     }
 }
 
@@ -379,11 +508,12 @@ struct Shares {
 
 /// Boosted shares per hotspot, sorted by hotspot key.
 fn hotspot_shares(inputs: &EpochInputs, boosts: &Boosts) -> Result<Vec<Shares>, ComputeError> {
-    let mut keys: Vec<&Key> = inputs.hotspots.keys().collect();
-    keys.sort_unstable();
-    keys.into_iter()
-        .map(|hotspot| {
-            let activity = &inputs.hotspots[hotspot];
+    let mut slots: Vec<&Slot> = inputs.slots.iter().filter(|s| s.active).collect();
+    slots.sort_unstable_by_key(|slot| slot.hotspot);
+    slots
+        .into_iter()
+        .map(|slot| {
+            let (hotspot, activity) = (&slot.hotspot, &slot.activity);
             let overflow = || ComputeError::SharesOverflow {
                 hotspot: base58(hotspot),
             };

@@ -44,9 +44,7 @@
 //! job reads 7 narrow columns per paid report instead of the verdicts' full rows with their
 //! explanations, a quarter of which it would filter out (`docs/benchmarks.md`).
 
-use crate::compute::{
-    self, BeaconEvent, ComputeError, EpochHeader, EpochInputs, Key, WitnessEvent,
-};
+use crate::compute::{self, ComputeError, EpochHeader, EpochInputs, Key};
 use db::Db;
 use db::parameters::ParametersError;
 use futures::TryStreamExt;
@@ -57,6 +55,8 @@ use schemas::proto::{LocationAssertion, RewardManifest};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 mod rows;
 pub mod what_if;
@@ -247,17 +247,25 @@ pub async fn load_epoch(db: &Db, epoch: u64, now_ms: u64) -> Result<LoadedEpoch,
     }
     let started = std::time::Instant::now();
     tracing::info!(epoch, start = %utc(start), end = %utc(end), version = parameters.version, "loading epoch");
-    let assertions = assertions_at(pool, end).await?;
+    let hotspots = Hotspots::new(assertions_at(pool, end).await?);
     tracing::info!(
         epoch,
-        hotspots = assertions.len(),
+        hotspots = hotspots.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "assertions in force loaded"
     );
+    let inputs = EpochInputs::with_hotspots(
+        hotspots
+            .keys
+            .iter()
+            .zip(&hotspots.asserted)
+            .map(|(key, asserted)| (*key, asserted.owner)),
+    )
+    .map_err(|source| EpochError::Compute { epoch, source })?;
     let mut loader = Loader {
         epoch,
-        assertions,
-        inputs: EpochInputs::new(),
+        hotspots: Arc::new(hotspots),
+        inputs,
         digest: Sha256::new(),
     };
     loader.digest.update(REPORTS_DIGEST_DOMAIN.as_bytes());
@@ -450,25 +458,175 @@ async fn assertions_at(
     Ok(latest)
 }
 
+/// The assertions in force at the epoch's end, sorted by hotspot key. A hotspot's position
+/// here is its slot in the epoch's [`EpochInputs`].
+struct Hotspots {
+    keys: Vec<Key>,
+    asserted: Vec<Asserted>,
+}
+
+impl Hotspots {
+    fn new(assertions: foldhash::HashMap<Key, Asserted>) -> Self {
+        let mut sorted: Vec<(Key, Asserted)> = assertions.into_iter().collect();
+        sorted.sort_unstable_by_key(|(key, _)| *key);
+        let (keys, asserted) = sorted.into_iter().unzip();
+        Self { keys, asserted }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Looks up keys given in ascending order.
+    fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            keys: &self.keys,
+            at: 0,
+        }
+    }
+}
+
+/// Finds ascending keys in a sorted list by galloping forward from the last one found: a
+/// chunk's reports sorted by hotspot are a few positions apart in the list, so each search
+/// reads memory next to the last one instead of a hash map's random bucket.
+struct Cursor<'a> {
+    keys: &'a [Key],
+    /// Every key before `at` is smaller than every key still to be looked up.
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// The position of `key`, which must not be smaller than the previous key looked up.
+    fn find(&mut self, key: &Key) -> Option<usize> {
+        let (mut low, mut high, mut step) = (self.at, self.at, 1);
+        while high < self.keys.len() && self.keys[high] < *key {
+            low = high + 1;
+            high += step;
+            step *= 2;
+        }
+        let high = high.min(self.keys.len());
+        let at = low + self.keys[low..high].partition_point(|k| k < key);
+        self.at = at;
+        (self.keys.get(at) == Some(key)).then_some(at)
+    }
+}
+
+/// A report as the rewards job reads it: its bytes in the reports digest, and what it adds to
+/// its hotspot.
+trait Report: rows::Decoded {
+    /// Appends the report's part of the digest (module docs, 2 and 3).
+    fn digest_into(&self, digest: &mut Vec<u8>);
+    /// The hotspot paid.
+    fn hotspot(&self) -> &Key {
+        self.key().0
+    }
+    /// What the report adds, its hotspot being in `slot` and asserted as `asserted`.
+    fn paid(&self, slot: usize, asserted: &Asserted) -> Paid;
+}
+
+impl Report for BeaconRow {
+    fn digest_into(&self, digest: &mut Vec<u8>) {
+        digest.push(1);
+        digest.extend_from_slice(&self.id);
+        digest.extend_from_slice(&self.beaconer);
+        for value in [
+            self.received_ms,
+            self.location.unwrap_or(0),
+            self.hex_scale_e4.into(),
+            self.reward_units_e4.into(),
+        ] {
+            digest.extend_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    fn paid(&self, slot: usize, asserted: &Asserted) -> Paid {
+        Paid {
+            slot,
+            location: self.location.unwrap_or(asserted.location),
+            scale_e4: self.hex_scale_e4,
+            units_e4: self.reward_units_e4,
+        }
+    }
+}
+
+impl Report for WitnessRow {
+    fn digest_into(&self, digest: &mut Vec<u8>) {
+        digest.push(2);
+        digest.extend_from_slice(&self.id);
+        digest.extend_from_slice(&self.beacon_id);
+        digest.extend_from_slice(&self.witness);
+        for value in [
+            u64::from(self.hex_scale_e4),
+            u64::from(self.reward_units_e4),
+        ] {
+            digest.extend_from_slice(&value.to_be_bytes());
+        }
+    }
+
+    fn paid(&self, slot: usize, asserted: &Asserted) -> Paid {
+        Paid {
+            slot,
+            location: asserted.location,
+            scale_e4: self.hex_scale_e4,
+            units_e4: self.reward_units_e4,
+        }
+    }
+}
+
+/// What one report adds to its hotspot's slot (the arguments of
+/// [`EpochInputs::add_beacon_at`] and [`EpochInputs::add_witness_at`]).
+#[derive(Debug, Clone, Copy)]
+struct Paid {
+    slot: usize,
+    location: u64,
+    scale_e4: u32,
+    units_e4: u32,
+}
+
+/// A chunk of reports made ready on its reader task, so that the loader's one task only hashes
+/// bytes and adds to slots in order.
+struct Prepared {
+    /// The reports' bytes in the digest, in the digest's order.
+    digest: Vec<u8>,
+    /// What they add, in slot order.
+    paid: Vec<Paid>,
+}
+
+/// Prepares a chunk read in the digest's order. A report of a hotspot without an assertion in
+/// force is [`EpochError::MissingAssertion`].
+fn prepare<T: Report>(
+    rows: Vec<T>,
+    hotspots: &Hotspots,
+    epoch: u64,
+) -> Result<Prepared, EpochError> {
+    let mut digest = Vec::with_capacity(rows.len() * 128);
+    for row in &rows {
+        row.digest_into(&mut digest);
+    }
+    let mut by_hotspot: Vec<&T> = rows.iter().collect();
+    by_hotspot.sort_unstable_by_key(|row| row.hotspot());
+    let mut cursor = hotspots.cursor();
+    let mut paid = Vec::with_capacity(rows.len());
+    for row in by_hotspot {
+        let slot = cursor
+            .find(row.hotspot())
+            .ok_or_else(|| EpochError::MissingAssertion {
+                epoch,
+                hotspot: schemas::PublicKey::from_bytes(*row.hotspot()).to_string(),
+            })?;
+        paid.push(row.paid(slot, &hotspots.asserted[slot]));
+    }
+    Ok(Prepared { digest, paid })
+}
+
 struct Loader {
     epoch: u64,
-    /// One lookup per row: foldhash, as [`EpochInputs`].
-    assertions: foldhash::HashMap<Key, Asserted>,
+    hotspots: Arc<Hotspots>,
     inputs: EpochInputs,
     digest: Sha256,
 }
 
 impl Loader {
-    fn asserted(&self, hotspot: &Key) -> Result<Asserted, EpochError> {
-        self.assertions
-            .get(hotspot)
-            .copied()
-            .ok_or_else(|| EpochError::MissingAssertion {
-                epoch: self.epoch,
-                hotspot: schemas::PublicKey::from_bytes(*hotspot).to_string(),
-            })
-    }
-
     fn compute_error(&self, source: ComputeError) -> EpochError {
         EpochError::Compute {
             epoch: self.epoch,
@@ -476,107 +634,84 @@ impl Loader {
         }
     }
 
+    /// Valid beacons received in `[start, end)`.
     async fn beacons(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
-        let mut batches = rows::read::<BeaconRow>(
+        let chunks = self.read::<BeaconRow>(
             db,
             "minute >= $1 AND minute <= $2 AND received_ms >= $3 AND received_ms < $4",
             db::verdict_minutes(start, end),
             vec![to_i64(start), to_i64(end)],
         );
-        while let Some(batch) = batches.recv().await {
-            for row in batch? {
-                self.beacon(&row)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn beacon(&mut self, row: &BeaconRow) -> Result<(), EpochError> {
-        let asserted = self.asserted(&row.beaconer)?;
-        self.digest.update([1]);
-        self.digest.update(row.id);
-        self.digest.update(row.beaconer);
-        for value in [
-            row.received_ms,
-            row.location.unwrap_or(0),
-            row.hex_scale_e4.into(),
-            row.reward_units_e4.into(),
-        ] {
-            self.digest.update(value.to_be_bytes());
-        }
-        let event = BeaconEvent {
-            beaconer: row.beaconer,
-            owner: asserted.owner,
-            location: row.location.unwrap_or(asserted.location),
-            hex_scale_e4: row.hex_scale_e4,
-            reward_units_e4: row.reward_units_e4,
-        };
-        self.inputs
-            .add_beacon(&event)
-            .map_err(|e| self.compute_error(e))
+        self.add(chunks, EpochInputs::add_beacon_at).await
     }
 
     /// Witnesses of the epoch's proofs of coverage (the `epoch` column is their beacon's), all
     /// received within `db::VERDICT_EPOCH_MARGIN_MS` of the epoch.
     async fn witnesses(&mut self, db: &Db, start: u64, end: u64) -> Result<(), EpochError> {
         let margin = db::VERDICT_EPOCH_MARGIN_MS;
-        let mut batches = rows::read::<WitnessRow>(
+        let chunks = self.read::<WitnessRow>(
             db,
             "minute >= $1 AND minute <= $2 AND epoch = $3",
             db::verdict_minutes(start.saturating_sub(margin), end.saturating_add(margin)),
             vec![to_i64(self.epoch)],
         );
-        while let Some(batch) = batches.recv().await {
-            for row in batch? {
-                self.witness(&row)?;
+        self.add(chunks, EpochInputs::add_witness_at).await
+    }
+
+    fn read<T: Report>(
+        &self,
+        db: &Db,
+        filter: &'static str,
+        minutes: (i64, i64),
+        binds: Vec<i64>,
+    ) -> mpsc::Receiver<Result<Prepared, EpochError>> {
+        let (hotspots, epoch) = (self.hotspots.clone(), self.epoch);
+        rows::read::<T, _, _>(db, filter, minutes, binds, move |rows| {
+            prepare(rows, &hotspots, epoch)
+        })
+    }
+
+    async fn add(
+        &mut self,
+        mut chunks: mpsc::Receiver<Result<Prepared, EpochError>>,
+        add: fn(&mut EpochInputs, usize, u64, u32, u32) -> Result<(), ComputeError>,
+    ) -> Result<(), EpochError> {
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = chunk?;
+            self.digest.update(&chunk.digest);
+            for paid in &chunk.paid {
+                add(
+                    &mut self.inputs,
+                    paid.slot,
+                    paid.location,
+                    paid.scale_e4,
+                    paid.units_e4,
+                )
+                .map_err(|e| self.compute_error(e))?;
             }
         }
         Ok(())
     }
 
-    fn witness(&mut self, row: &WitnessRow) -> Result<(), EpochError> {
-        let asserted = self.asserted(&row.witness)?;
-        self.digest.update([2]);
-        self.digest.update(row.id);
-        self.digest.update(row.beacon_id);
-        self.digest.update(row.witness);
-        for value in [u64::from(row.hex_scale_e4), u64::from(row.reward_units_e4)] {
-            self.digest.update(value.to_be_bytes());
-        }
-        let event = WitnessEvent {
-            witness: row.witness,
-            owner: asserted.owner,
-            location: asserted.location,
-            beaconer_scale_e4: row.hex_scale_e4,
-            reward_units_e4: row.reward_units_e4,
-        };
-        self.inputs
-            .add_witness(&event)
-            .map_err(|e| self.compute_error(e))
-    }
-
     fn finish(mut self, parameters: ParameterSet) -> LoadedEpoch {
-        // Every hotspot with activity was looked up in `assertions` when its first report was
-        // added, so the lookups here cannot miss.
-        let mut used: Vec<(Key, Asserted)> = self
-            .inputs
-            .hotspot_keys()
-            .filter_map(|key| Some((*key, *self.assertions.get(key)?)))
-            .collect();
-        used.sort_unstable_by_key(|(key, _)| *key);
-        for (hotspot, asserted) in &used {
+        // Slots are positions in `hotspots`, which is sorted by key: the slots with activity,
+        // in order, are the digest's hotspots in its order.
+        let mut locations = HashMap::with_capacity(self.inputs.hotspot_count());
+        for (slot, hotspot) in self.inputs.hotspots() {
+            let asserted = &self.hotspots.asserted[slot];
             self.digest.update([3]);
             self.digest.update(hotspot);
             self.digest.update(asserted.owner);
             self.digest.update(asserted.location.to_be_bytes());
             self.digest.update(asserted.timestamp_ms.to_be_bytes());
+            locations.insert(*hotspot, asserted.location);
         }
         LoadedEpoch {
             epoch: self.epoch,
             parameters,
             inputs: self.inputs,
             reports_digest: self.digest.finalize().into(),
-            locations: used.into_iter().map(|(k, a)| (k, a.location)).collect(),
+            locations,
         }
     }
 }
@@ -588,4 +723,105 @@ fn key_of(bytes: &[u8]) -> Option<Key> {
 /// Database integers are BIGINT; values beyond `i64::MAX` saturate (no epoch or time reaches it).
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_key(n: u32) -> Key {
+        Sha256::digest(n.to_be_bytes()).into()
+    }
+
+    fn hotspots(n: u32) -> Hotspots {
+        Hotspots::new(
+            (0..n)
+                .map(|i| {
+                    let asserted = Asserted {
+                        owner: [7; 32],
+                        location: u64::from(i) + 1_000,
+                        timestamp_ms: u64::from(i),
+                    };
+                    (hash_key(i), asserted)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_cursor_finds_what_a_binary_search_finds() {
+        let table = hotspots(5_000);
+        // Present and absent keys, some repeated, at every spacing the galloping meets.
+        let mut queries: Vec<Key> = (0..12_000u32).map(|i| hash_key(i % 7_000)).collect();
+        queries.extend([[0; 32], [0xff; 32], table.keys[0], table.keys[4_999]]);
+        queries.sort_unstable();
+        let mut cursor = table.cursor();
+        for query in &queries {
+            assert_eq!(
+                cursor.find(query),
+                table.keys.binary_search(query).ok(),
+                "{}",
+                hex::encode(query)
+            );
+        }
+        assert_eq!(
+            Hotspots::new(Default::default()).cursor().find(&[1; 32]),
+            None
+        );
+    }
+
+    fn beacon(id: u8, beaconer: Key, location: Option<u64>) -> BeaconRow {
+        BeaconRow {
+            id: [id; 32],
+            beaconer,
+            received_ms: 60_000 + u64::from(id),
+            location,
+            hex_scale_e4: 10_000 - u32::from(id),
+            reward_units_e4: 5_000 + u32::from(id),
+        }
+    }
+
+    #[test]
+    fn a_chunk_is_prepared_into_digest_bytes_in_order_and_slots_in_order() {
+        let table = hotspots(100);
+        let rows = vec![
+            beacon(1, table.keys[40], None),
+            beacon(2, table.keys[3], Some(77)),
+            beacon(3, table.keys[40], Some(78)),
+            beacon(4, table.keys[0], None),
+        ];
+        let prepared = prepare(rows.clone(), &table, 9).expect("all asserted");
+        let mut digest = Vec::new();
+        for row in &rows {
+            row.digest_into(&mut digest);
+        }
+        assert_eq!(prepared.digest, digest);
+        assert_eq!(prepared.digest.len(), 4 * 97);
+        assert_eq!(
+            &prepared.digest[..33],
+            &[[1].as_slice(), &[1; 32]].concat()[..]
+        );
+        let paid: Vec<(usize, u64, u32)> = prepared
+            .paid
+            .iter()
+            .map(|p| (p.slot, p.location, p.units_e4))
+            .collect();
+        // By slot; a beacon without a verified location is boosted at the asserted one.
+        let asserted = |slot: usize| table.asserted[slot].location;
+        assert_eq!(paid[0], (0, asserted(0), 5_004));
+        assert_eq!(paid[1], (3, 77, 5_002));
+        let mut last_two = [paid[2], paid[3]];
+        last_two.sort_unstable();
+        assert_eq!(last_two, [(40, 78, 5_003), (40, asserted(40), 5_001)]);
+
+        let stranger = beacon(5, [0xee; 32], None);
+        let err = prepare(vec![rows[0], stranger], &table, 9)
+            .err()
+            .expect("no assertion");
+        assert!(
+            matches!(&err, EpochError::MissingAssertion { epoch: 9, hotspot }
+                if *hotspot == schemas::PublicKey::from_bytes([0xee; 32]).to_string()),
+            "{err}"
+        );
+    }
 }

@@ -200,6 +200,45 @@ fn two_owners_for_one_hotspot_are_refused() {
 }
 
 #[test]
+fn slots_are_checked() {
+    let dup =
+        EpochInputs::with_hotspots([(key(1), key(100)), (key(2), key(100)), (key(1), key(100))])
+            .expect_err("a hotspot given twice");
+    assert!(
+        matches!(dup, ComputeError::DuplicateHotspot { .. }),
+        "{dup}"
+    );
+
+    let mut inputs =
+        EpochInputs::with_hotspots([(key(1), key(100)), (key(2), key(101))]).expect("distinct");
+    let missing = inputs
+        .add_witness_at(2, cell(0), 1, 1)
+        .expect_err("two slots");
+    assert_eq!(missing, ComputeError::NoSuchSlot { slot: 2, slots: 2 });
+    // A hotspot given with its owner cannot be paid to another one by key.
+    let conflict = inputs
+        .add_beacon(&beacon(2, 100, cell(0), 1, 1))
+        .expect_err("owner 101 was given");
+    assert!(
+        matches!(conflict, ComputeError::OwnerConflict { .. }),
+        "{conflict}"
+    );
+    assert_eq!((inputs.reports(), inputs.hotspot_count()), (0, 0));
+
+    // By key and by slot reach the same hotspot; a new key takes the next slot.
+    inputs
+        .add_beacon(&beacon(2, 101, cell(0), 1, 1))
+        .expect("given owner");
+    inputs.add_witness_at(1, cell(0), 1, 1).expect("slot 1");
+    inputs
+        .add_witness(&witness(3, 102, cell(0), 1, 1))
+        .expect("new hotspot");
+    let listed: Vec<(usize, Key)> = inputs.hotspots().map(|(slot, key)| (slot, *key)).collect();
+    assert_eq!(listed, vec![(1, key(2)), (2, key(3))]);
+    assert_eq!((inputs.reports(), inputs.hotspot_count()), (3, 2));
+}
+
+#[test]
 fn the_manifest_does_not_depend_on_event_order() {
     let beacons: Vec<BeaconEvent> = (0..40u8)
         .map(|i| {
@@ -397,6 +436,47 @@ proptest! {
             }
             Err(other) => prop_assert!(false, "unexpected error {other}"),
         }
+    }
+
+    /// Events added by slot, over hotspots given beforehand in any order (some of them without
+    /// events), give exactly what adding them by key gives, refusals included.
+    #[test]
+    fn adding_by_slot_is_adding_by_key(
+        events in events(extreme_u32().boxed()),
+        (set, epoch) in set_strategy(),
+        order in Just((0u8..30).collect::<Vec<u8>>()).prop_shuffle(),
+    ) {
+        let header = EpochHeader { epoch, reports_digest: [0; 32] };
+        let mut by_key = EpochInputs::new();
+        let mut by_slot =
+            EpochInputs::with_hotspots(order.iter().map(|h| (key(*h), key(200 + h % 5))))
+                .expect("distinct hotspots");
+        for e in &events {
+            let slot = order.iter().position(|h| *h == e.hotspot).expect("listed");
+            let (hotspot, owner) = (key(e.hotspot), key(200 + e.hotspot % 5));
+            if e.beacon {
+                by_key.add_beacon(&BeaconEvent {
+                    beaconer: hotspot,
+                    owner,
+                    location: cell(e.location),
+                    hex_scale_e4: e.scale,
+                    reward_units_e4: e.units,
+                }).expect("one owner per hotspot");
+                by_slot.add_beacon_at(slot, cell(e.location), e.scale, e.units).expect("slot");
+            } else {
+                by_key.add_witness(&witness(e.hotspot, 200 + e.hotspot % 5, cell(e.location), e.scale, e.units))
+                    .expect("one owner per hotspot");
+                by_slot.add_witness_at(slot, cell(e.location), e.scale, e.units).expect("slot");
+            }
+        }
+        prop_assert_eq!(by_slot.reports(), events.len() as u64);
+        let mut active: Vec<Key> = by_slot.hotspot_keys().copied().collect();
+        let mut keyed: Vec<Key> = by_key.hotspot_keys().copied().collect();
+        active.sort_unstable();
+        keyed.sort_unstable();
+        prop_assert_eq!(active, keyed);
+        let bytes = |inputs: &EpochInputs| manifest(inputs, &set, &header).map(|m| m.encode_to_vec());
+        prop_assert_eq!(bytes(&by_slot), bytes(&by_key));
     }
 
     /// Realistic magnitudes (scale <= 1.0, units <= 2.0, boosts <= 20x) never overflow.

@@ -161,17 +161,24 @@ fn witness(row: &impl Columns) -> Result<WitnessRow, EpochError> {
     })
 }
 
-/// Streams the rows of `T::TABLE` that match `filter` over the minutes `first..=last`, in the
-/// table's key order, one batch per chunk (a reader task that panics ends the stream with
-/// [`EpochError::Reader`], never with a chunk missing). `filter` binds the chunk's first and last minute as
-/// `$1` and `$2`, then `binds` from `$3`. Errors arrive in the stream; the readers stop when
-/// the receiver is dropped.
-pub(super) fn read<T: Decoded>(
+/// Streams the rows of `T::TABLE` that match `filter` over the minutes `first..=last`, one
+/// chunk at a time in the table's key order, each passed through `prepare` on its reader's
+/// task (a reader task that panics ends the stream with [`EpochError::Reader`], never with a
+/// chunk missing). `filter` binds the chunk's first and last minute as `$1` and `$2`, then
+/// `binds` from `$3`. Errors arrive in the stream; the readers stop when the receiver is
+/// dropped.
+pub(super) fn read<T, O, F>(
     db: &Db,
     filter: &'static str,
     (first, last): (i64, i64),
     binds: Vec<i64>,
-) -> mpsc::Receiver<Result<Vec<T>, EpochError>> {
+    prepare: F,
+) -> mpsc::Receiver<Result<O, EpochError>>
+where
+    T: Decoded,
+    O: Send + 'static,
+    F: Fn(Vec<T>) -> Result<O, EpochError> + Send + Sync + 'static,
+{
     let (columns, table, key) = (T::COLUMNS, T::TABLE, T::KEY);
     let sql: Arc<str> = match db.postgres() {
         Some(_) => format!(
@@ -180,16 +187,16 @@ pub(super) fn read<T: Decoded>(
         None => format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY {key}"),
     }
     .into();
+    let prepare = Arc::new(prepare);
     let (tx, rx) = mpsc::channel(1);
     let db = db.clone();
     tokio::spawn(async move {
         let mut chunks = (first..=last)
             .step_by(CHUNK_MINUTES as usize)
             .map(|from| (from, from.saturating_add(CHUNK_MINUTES - 1).min(last)));
-        let mut reading = VecDeque::new();
-        for chunk in chunks.by_ref().take(CHUNKS_AHEAD) {
-            reading.push_back(read_chunk::<T>(&db, sql.clone(), chunk, binds.clone()));
-        }
+        let start =
+            |chunk| read_chunk::<T, O, F>(&db, sql.clone(), chunk, binds.clone(), prepare.clone());
+        let mut reading: VecDeque<_> = chunks.by_ref().take(CHUNKS_AHEAD).map(start).collect();
         while let Some(chunk) = reading.pop_front() {
             let batch = chunk.await.unwrap_or_else(|e| {
                 Err(EpochError::Reader {
@@ -204,32 +211,39 @@ pub(super) fn read<T: Decoded>(
                 return;
             }
             if let Some(next) = chunks.next() {
-                reading.push_back(read_chunk::<T>(&db, sql.clone(), next, binds.clone()));
+                reading.push_back(start(next));
             }
         }
     });
     rx
 }
 
-/// Reads one chunk, in key order, on a task of its own.
-fn read_chunk<T: Decoded>(
+/// Reads one chunk in key order and prepares it, on a task of its own.
+fn read_chunk<T, O, F>(
     db: &Db,
     sql: Arc<str>,
     (first, last): (i64, i64),
     binds: Vec<i64>,
-) -> JoinHandle<Result<Vec<T>, EpochError>> {
+    prepare: Arc<F>,
+) -> JoinHandle<Result<O, EpochError>>
+where
+    T: Decoded,
+    O: Send + 'static,
+    F: Fn(Vec<T>) -> Result<O, EpochError> + Send + Sync + 'static,
+{
     let db = db.clone();
     tokio::spawn(async move {
-        match db.postgres() {
-            Some(pool) => read_postgres(pool, &sql, (first, last), &binds).await,
+        let rows = match db.postgres() {
+            Some(pool) => read_postgres(pool, &sql, (first, last), &binds).await?,
             None => {
                 let mut query = sqlx::query(AssertSqlSafe(&*sql)).bind(first).bind(last);
                 for value in &binds {
                     query = query.bind(*value);
                 }
-                collect(query.fetch(db.pool()), T::decode).await
+                collect(query.fetch(db.pool()), T::decode).await?
             }
-        }
+        };
+        prepare(rows)
     })
 }
 
