@@ -1,8 +1,9 @@
 //! Reading an epoch's valid beacons and selected witnesses in the reports digest's order.
 //!
-//! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own and
-//! handed over through a bounded channel, so the database's work, the decoding and the caller's
-//! hashing and aggregation overlap. On PostgreSQL rows are read with its own driver: `Any`
+//! Rows are decoded into fixed-size values (no allocation per row) on tasks of their own, each
+//! chunk passed through the caller's `prepare` there (the loader's digest bytes and hotspot
+//! slots), and handed over through a bounded channel, so the database's work, the decoding and
+//! preparing, and the caller's hashing and aggregation overlap. On PostgreSQL rows are read with its own driver: `Any`
 //! converts every row and its column descriptions into owned values, which took most of the
 //! reading process's CPU (`docs/benchmarks.md`, "What limits" point 4).
 //!
