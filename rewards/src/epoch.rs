@@ -514,6 +514,8 @@ impl Cursor<'_> {
 /// A report as the rewards job reads it: its bytes in the reports digest, and what it adds to
 /// its hotspot.
 trait Report: rows::Decoded {
+    /// Bytes `digest_into` appends.
+    const DIGEST_BYTES: usize;
     /// Appends the report's part of the digest (module docs, 2 and 3).
     fn digest_into(&self, digest: &mut Vec<u8>);
     /// The hotspot paid.
@@ -525,6 +527,8 @@ trait Report: rows::Decoded {
 }
 
 impl Report for BeaconRow {
+    const DIGEST_BYTES: usize = 1 + 32 + 32 + 4 * 8;
+
     fn digest_into(&self, digest: &mut Vec<u8>) {
         digest.push(1);
         digest.extend_from_slice(&self.id);
@@ -550,6 +554,8 @@ impl Report for BeaconRow {
 }
 
 impl Report for WitnessRow {
+    const DIGEST_BYTES: usize = 1 + 3 * 32 + 2 * 8;
+
     fn digest_into(&self, digest: &mut Vec<u8>) {
         digest.push(2);
         digest.extend_from_slice(&self.id);
@@ -599,7 +605,7 @@ fn prepare<T: Report>(
     hotspots: &Hotspots,
     epoch: u64,
 ) -> Result<Prepared, EpochError> {
-    let mut digest = Vec::with_capacity(rows.len() * 128);
+    let mut digest = Vec::with_capacity(rows.len() * T::DIGEST_BYTES);
     for row in &rows {
         row.digest_into(&mut digest);
     }
