@@ -9,6 +9,7 @@
 //! - [`verify`]: figure 3, the oracle's verifier over the stored day; verdict digest.
 //! - [`rewards`]: figure 4, the day's epoch rewards from the database, and the reward math alone
 //!   at 1 M hotspots.
+//! - [`trust`]: the witness-graph trust refresh alone, on the evidence of a verified day.
 //! - [`suite`]: running the figures, the table and the JSON.
 //! - [`dbs`]: scratch databases, removed after each figure.
 
@@ -19,4 +20,5 @@ pub mod load;
 pub mod rewards;
 pub mod sigs;
 pub mod suite;
+pub mod trust;
 pub mod verify;

@@ -33,6 +33,18 @@ enum Command {
         #[arg(long)]
         database_url: String,
     },
+    /// The witness-graph trust refresh alone, on the whole evidence of a verified day: prints
+    /// its result as JSON.
+    TrustRefresh {
+        #[arg(long)]
+        database_url: String,
+        /// Evaluations of the same evidence.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also writes the outcome here, one line per judged hotspot.
+        #[arg(long)]
+        dump: Option<std::path::PathBuf>,
+    },
     /// The reward math alone over seeded activity (started by `all`): prints its result as JSON.
     RewardsCore {
         #[arg(long, default_value_t = 1_000_000)]
@@ -94,6 +106,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RewardsEpoch { database_url } => {
             let result = bench::rewards::epoch_run(&database_url).await?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        Command::TrustRefresh {
+            database_url,
+            runs,
+            dump,
+        } => {
+            let result = bench::trust::trust_run(&database_url, runs, dump.as_deref()).await?;
             println!("{}", serde_json::to_string(&result)?);
         }
         Command::RewardsCore { hotspots, seed } => {

@@ -65,7 +65,7 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 /// A `/proc/self/status` field in bytes (0 where `/proc` is missing).
-fn proc_status_bytes(field: &str) -> u64 {
+pub fn proc_status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -111,20 +111,20 @@ pub struct EdgeEvidence {
 }
 
 impl EdgeEvidence {
-    /// Evidence from integer sums as SQL computes them: `x` in log10(m) x 1000, `y` in dBm x 10.
+    /// Evidence from exact integer sums: `x` in log10(m) x 1000, `y` in dBm x 10.
     #[allow(clippy::too_many_arguments)]
     pub fn from_sums(
-        count: i64,
-        sum_x_e3: i64,
-        sum_xx_e6: i64,
-        sum_y_d: i64,
-        sum_yy_d2: i64,
-        sum_xy_e4: i64,
-        min_x_e3: i64,
-        max_x_e3: i64,
+        count: i128,
+        sum_x_e3: i128,
+        sum_xx_e6: i128,
+        sum_y_d: i128,
+        sum_yy_d2: i128,
+        sum_xy_e4: i128,
+        min_x_e3: i128,
+        max_x_e3: i128,
     ) -> Self {
         Self {
-            count: count.max(0) as u64,
+            count: u64::try_from(count.max(0)).unwrap_or(u64::MAX),
             sum_x: sum_x_e3 as f64 / 1e3,
             sum_xx: sum_xx_e6 as f64 / 1e6,
             sum_y: sum_y_d as f64 / 10.0,
@@ -133,24 +133,6 @@ impl EdgeEvidence {
             min_x: min_x_e3 as f64 / 1e3,
             max_x: max_x_e3 as f64 / 1e3,
         }
-    }
-
-    fn merge(&mut self, o: &EdgeEvidence) {
-        if o.count == 0 {
-            return;
-        }
-        if self.count == 0 {
-            *self = *o;
-            return;
-        }
-        self.count += o.count;
-        self.sum_x += o.sum_x;
-        self.sum_y += o.sum_y;
-        self.sum_xx += o.sum_xx;
-        self.sum_xy += o.sum_xy;
-        self.sum_yy += o.sum_yy;
-        self.min_x = self.min_x.min(o.min_x);
-        self.max_x = self.max_x.max(o.max_x);
     }
 }
 
@@ -303,47 +285,87 @@ impl TrustTable {
 
 /// Evaluates trust from the evidence of a window (edges, and beacons per hotspot that passed the
 /// regular checks) and each hotspot's owner (a hotspot without one is its own owner).
+///
+/// Works on the interned ids in one pass over the evidence's sorted bins (settled evidence, as
+/// [`Window::finish`] leaves it; unsettled evidence is settled in a copy first). Nothing below
+/// depends on the order of the ids: a witness's radio statistics are exact integer sums, and
+/// the groups, confirmations and counts are sets.
 pub fn evaluate(
     evidence: &Evidence,
     owner_of: impl Fn(&PublicKey) -> Option<PublicKey>,
     params: &TrustParams,
 ) -> TrustTable {
-    let g = Graph::new(evidence, owner_of);
-    let n = g.keys.len();
-    let mut distrusted: Vec<Option<Distrust>> = vec![None; n];
-    // 1. Radio statistics per witnessing hotspot. Summed in key order: float addition is not
-    // associative, and the same evidence must give the same measured values (bit for bit) on
-    // every run and machine.
-    let mut per_witness = vec![EdgeEvidence::default(); n];
-    for (_, w, e) in &g.edges {
-        per_witness[*w as usize].merge(&e.evidence());
-    }
-    for (w, e) in per_witness.iter().enumerate() {
-        if let Some(reason) = implausible(e, params) {
-            distrusted[w] = Some(reason);
+    let settled_copy;
+    let evidence = if evidence.is_settled() {
+        evidence
+    } else {
+        let mut copy = evidence.clone();
+        copy.settle();
+        settled_copy = copy;
+        &settled_copy
+    };
+    let bins = evidence.settled_bins().unwrap_or_default();
+    let n = evidence.keys.len();
+    let owner = owners(&evidence.keys, owner_of);
+    // 1. Radio statistics per witnessing hotspot, who listens at all, and the strong links.
+    let mut per_witness = vec![evidence::Sums::default(); n];
+    let mut listening = vec![false; n];
+    let mut strong_links: Vec<(u32, u32)> = Vec::new();
+    for edge in bins.chunk_by(|a, b| a.edge() == b.edge()) {
+        let (beaconer, witness) = edge[0].edge();
+        let sums = &mut per_witness[witness as usize];
+        let (mut count, mut sy) = (0u64, 0i64);
+        for bin in edge {
+            sums.add(bin);
+            count += u64::from(bin.n);
+            sy += bin.sy;
+        }
+        listening[witness as usize] = true;
+        let (count, mean_rssi) = evidence::count_and_mean_rssi(count, sy);
+        if count >= params.one_sided_min_reports && mean_rssi >= params.one_sided_min_rssi_dbm {
+            strong_links.push((beaconer, witness));
         }
     }
+    let mut distrusted: Vec<Option<Distrust>> = per_witness
+        .iter()
+        .map(|sums| implausible(sums, params))
+        .collect();
     drop(per_witness);
-    for (w, reason) in one_sided(&g, params) {
+    let one_sided = one_sided(
+        bins,
+        &strong_links,
+        &listening,
+        &evidence.beacons,
+        n,
+        params,
+    );
+    drop((strong_links, listening));
+    for (w, reason) in one_sided {
         distrusted[w as usize].get_or_insert(reason);
     }
-    // Evidence from plausible witnesses of other owners only, in (beaconer, witness) order.
-    let confirming: Vec<(u32, u32)> = g
-        .edges
-        .iter()
-        .filter(|(b, w, _)| g.owner[*b as usize] != g.owner[*w as usize])
-        .filter(|(_, w, _)| distrusted[*w as usize].is_none())
-        .map(|(b, w, _)| (*b, *w))
-        .collect();
+    // Evidence from plausible witnesses of other owners only, sorted by (beaconer, witness).
+    let mut confirming: Vec<(u32, u32)> = Vec::new();
+    for bin in bins {
+        let (b, w) = bin.edge();
+        if owner[b as usize] != owner[w as usize]
+            && distrusted[w as usize].is_none()
+            && confirming.last() != Some(&(b, w))
+        {
+            confirming.push((b, w));
+        }
+    }
     // 2. Mutually confirmed groups.
     let groups = mutual_groups(&confirming, n);
     let mut trusted = vec![false; n];
     let anchors: BTreeSet<PublicKey> = params.anchors.iter().copied().collect();
     let mut anchored = vec![false; n];
     for id in anchors.iter().filter_map(|k| evidence.id(k)) {
-        anchored[g.rank[id as usize] as usize] = true;
+        anchored[id as usize] = true;
     }
-    let group_owners: Vec<usize> = groups.iter().map(|group| g.owners_of(group)).collect();
+    let group_owners: Vec<usize> = groups
+        .iter()
+        .map(|group| owners_of(&owner, group))
+        .collect();
     let most = group_owners.iter().copied().max().unwrap_or(0);
     for (group, owners) in groups.iter().zip(&group_owners) {
         let core = most >= params.min_component_owners && *owners == most;
@@ -356,9 +378,9 @@ pub fn evaluate(
     for (k, anchor) in anchored.iter().enumerate() {
         trusted[k] |= *anchor && distrusted[k].is_none();
     }
-    propagate(&g, &mut trusted, &distrusted, &confirming, params);
+    propagate(&owner, &mut trusted, &distrusted, &confirming, params);
     explain_unconfirmed(
-        &g,
+        &owner,
         &trusted,
         &mut distrusted,
         &confirming,
@@ -366,10 +388,10 @@ pub fn evaluate(
         &group_owners,
     );
     let mut table = TrustTable::default();
-    for (rank, key) in g.keys.iter().enumerate() {
-        if trusted[rank] {
+    for (id, key) in evidence.keys.iter().enumerate() {
+        if trusted[id] {
             table.trusted.insert(*key);
-        } else if let Some(reason) = distrusted[rank].take() {
+        } else if let Some(reason) = distrusted[id].take() {
             table.distrusted.insert(*key, reason);
         }
     }
@@ -380,92 +402,44 @@ pub fn evaluate(
     table
 }
 
-/// The evidence renumbered in key order (rank), so that every order below is the order of the
-/// keys, with owners interned.
-struct Graph<'a> {
-    /// Keys by rank.
-    keys: Vec<PublicKey>,
-    /// Rank by interned id.
-    rank: Vec<u32>,
-    /// Owner (interned) by rank.
-    owner: Vec<u32>,
-    /// Edges (beaconer rank, witness rank), sorted.
-    edges: Vec<(u32, u32, &'a EdgeSums)>,
-    /// Beacons by rank.
-    beacons: Vec<u64>,
+/// Each key's owner, interned (only compared for equality and counted).
+fn owners(keys: &[PublicKey], owner_of: impl Fn(&PublicKey) -> Option<PublicKey>) -> Vec<u32> {
+    let mut interned: HashMap<PublicKey, u32> = HashMap::new();
+    keys.iter()
+        .map(|k| {
+            let next = interned.len() as u32;
+            *interned.entry(owner_of(k).unwrap_or(*k)).or_insert(next)
+        })
+        .collect()
 }
 
-impl<'a> Graph<'a> {
-    fn new(evidence: &'a Evidence, owner_of: impl Fn(&PublicKey) -> Option<PublicKey>) -> Self {
-        let mut order: Vec<u32> = (0..evidence.keys.len() as u32).collect();
-        order.sort_unstable_by_key(|id| evidence.keys[*id as usize]);
-        let mut rank = vec![0u32; order.len()];
-        for (r, id) in order.iter().enumerate() {
-            rank[*id as usize] = r as u32;
-        }
-        let keys: Vec<PublicKey> = order.iter().map(|id| evidence.keys[*id as usize]).collect();
-        let mut owners: HashMap<PublicKey, u32> = HashMap::new();
-        let owner = keys
-            .iter()
-            .map(|k| {
-                let next = owners.len() as u32;
-                *owners.entry(owner_of(k).unwrap_or(*k)).or_insert(next)
-            })
-            .collect();
-        let mut edges: Vec<(u32, u32, &EdgeSums)> = evidence
-            .edges
-            .iter()
-            .map(|((b, w), sums)| (rank[*b as usize], rank[*w as usize], sums))
-            .collect();
-        edges.sort_unstable_by_key(|(b, w, _)| (*b, *w));
-        let mut beacons = vec![0u64; keys.len()];
-        for (id, n) in &evidence.beacons {
-            beacons[rank[*id as usize] as usize] = *n;
-        }
-        Graph {
-            keys,
-            rank,
-            owner,
-            edges,
-            beacons,
-        }
-    }
-
-    fn has_edge(&self, beaconer: u32, witness: u32) -> bool {
-        self.edges
-            .binary_search_by_key(&(beaconer, witness), |(b, w, _)| (*b, *w))
-            .is_ok()
-    }
-
-    /// Distinct owners of `hotspots`.
-    fn owners_of<'k>(&self, hotspots: impl IntoIterator<Item = &'k u32>) -> usize {
-        let mut owners: Vec<u32> = hotspots
-            .into_iter()
-            .map(|k| self.owner[*k as usize])
-            .collect();
-        owners.sort_unstable();
-        owners.dedup();
-        owners.len()
-    }
+/// Distinct owners of `hotspots`.
+fn owners_of<'k>(owner: &[u32], hotspots: impl IntoIterator<Item = &'k u32>) -> usize {
+    let mut owners: Vec<u32> = hotspots.into_iter().map(|k| owner[*k as usize]).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    owners.len()
 }
 
-/// Hotspots whose strong links are mostly one-sided (see the module docs).
-fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
-    let mut listening = vec![false; g.keys.len()];
-    for (_, w, _) in &g.edges {
-        listening[*w as usize] = true;
-    }
-    // Per witness rank: (one-sided strong links, strong links).
-    let mut strong = vec![(0usize, 0usize); g.keys.len()];
-    for (beaconer, witness, sums) in &g.edges {
-        let (count, mean_rssi) = sums.count_and_mean_rssi();
-        let is_strong = count >= p.one_sided_min_reports && mean_rssi >= p.one_sided_min_rssi_dbm;
-        if !is_strong || !listening[*beaconer as usize] {
+/// Hotspots whose strong links are mostly one-sided (see the module docs): `strong_links`
+/// are the strong (beaconer, witness) edges, `listening` whether a hotspot witnessed anyone.
+fn one_sided(
+    bins: &[evidence::Bin],
+    strong_links: &[(u32, u32)],
+    listening: &[bool],
+    beacons: &HashMap<u32, u64>,
+    n: usize,
+    p: &TrustParams,
+) -> Vec<(u32, Distrust)> {
+    // Per witness: (one-sided strong links, strong links).
+    let mut strong = vec![(0usize, 0usize); n];
+    for &(beaconer, witness) in strong_links {
+        if !listening[beaconer as usize] {
             continue;
         }
-        let entry = &mut strong[*witness as usize];
+        let entry = &mut strong[witness as usize];
         entry.1 += 1;
-        if !g.has_edge(*witness, *beaconer) {
+        if !Evidence::has_edge(bins, witness, beaconer) {
             entry.0 += 1;
         }
     }
@@ -474,7 +448,7 @@ fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
         .enumerate()
         .filter(|(w, (one, all))| {
             *all > 0
-                && g.beacons[*w] >= p.one_sided_min_beacons
+                && beacons.get(&(*w as u32)).copied().unwrap_or(0) >= p.one_sided_min_beacons
                 && *one >= p.one_sided_min_links
                 && 2 * one > *all
         })
@@ -482,31 +456,32 @@ fn one_sided(g: &Graph<'_>, p: &TrustParams) -> Vec<(u32, Distrust)> {
         .collect()
 }
 
-fn implausible(e: &EdgeEvidence, p: &TrustParams) -> Option<Distrust> {
-    if e.count < p.min_samples {
+/// A witness's radio statistics, judged (see the module docs).
+fn implausible(s: &evidence::Sums, p: &TrustParams) -> Option<Distrust> {
+    let samples = s.count();
+    if samples < p.min_samples || samples == 0 {
         return None;
     }
-    let n = e.count as f64;
-    let var_y = (e.sum_yy / n - (e.sum_y / n).powi(2)).max(0.0);
+    let (var_y, var_x, cov) = s.moments();
+    let var_y = var_y.max(0.0);
     let sigma = var_y.sqrt();
     if sigma < p.constant_sigma_db {
         return Some(Distrust::ConstantRssi {
             sigma_db: sigma,
             min_sigma_db: p.constant_sigma_db,
-            samples: e.count,
+            samples,
         });
     }
-    if 10f64.powf(e.max_x - e.min_x) < p.min_distance_span {
+    let (min_x, max_x) = s.x_range_e3();
+    if 10f64.powf((max_x - min_x) as f64 / 1e3) < p.min_distance_span {
         return None;
     }
-    let var_x = (e.sum_xx / n - (e.sum_x / n).powi(2)).max(f64::MIN_POSITIVE);
-    let cov = e.sum_xy / n - (e.sum_x / n) * (e.sum_y / n);
-    let slope = cov / var_x;
+    let slope = cov / var_x.max(f64::MIN_POSITIVE);
     if slope > p.max_slope_db_per_decade {
         return Some(Distrust::RssiIgnoresDistance {
             slope_db_per_decade: slope,
             max_slope_db_per_decade: p.max_slope_db_per_decade,
-            samples: e.count,
+            samples,
         });
     }
     let residual = (var_y - slope * cov).max(0.0).sqrt();
@@ -514,7 +489,7 @@ fn implausible(e: &EdgeEvidence, p: &TrustParams) -> Option<Distrust> {
         return Some(Distrust::RssiTooRegular {
             residual_db: residual,
             min_residual_db: p.min_residual_sigma_db,
-            samples: e.count,
+            samples,
         });
     }
     None
@@ -579,7 +554,7 @@ fn mutual_groups(confirming: &[(u32, u32)], n: usize) -> Vec<Vec<u32>> {
 /// Adds hotspots confirmed by trusted witnesses of at least `min_confirmations` other owners,
 /// until nothing changes.
 fn propagate(
-    g: &Graph<'_>,
+    owner: &[u32],
     trusted: &mut [bool],
     distrusted: &[Option<Distrust>],
     confirming: &[(u32, u32)],
@@ -592,7 +567,8 @@ fn propagate(
             if trusted[b as usize] || distrusted[b as usize].is_some() {
                 continue;
             }
-            let owners = g.owners_of(
+            let owners = owners_of(
+                owner,
                 witnesses
                     .iter()
                     .filter(|(_, w)| trusted[*w as usize])
@@ -612,7 +588,7 @@ fn propagate(
 }
 
 fn explain_unconfirmed(
-    g: &Graph<'_>,
+    owner: &[u32],
     trusted: &[bool],
     distrusted: &mut [Option<Distrust>],
     confirming: &[(u32, u32)],
@@ -630,7 +606,7 @@ fn explain_unconfirmed(
             let witnesses = &confirming[from..to];
             distrusted[*k as usize] = Some(Distrust::Unconfirmed {
                 witnessed_by: witnesses.len(),
-                owners: g.owners_of(witnesses.iter().map(|(_, w)| w)),
+                owners: owners_of(owner, witnesses.iter().map(|(_, w)| w)),
                 group: group.len(),
                 group_owners: *group_owners,
             });

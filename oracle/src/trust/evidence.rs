@@ -12,11 +12,16 @@
 //! An edge's distance is fixed by its two asserted locations, so its reports are kept per
 //! distance (one bin, unless a hotspot moved): the sums over x = log10(distance) follow from the
 //! bins, and so do the smallest and largest distance after a removal. Keys are interned as
-//! `u32`; an edge costs about 40 bytes.
+//! `u32`.
+//!
+//! The bins live in one array sorted by (beaconer, witness, distance), 32 bytes each: at
+//! Helium's peak a day has about 40 M edges, and a hash map of them took about 2.7 GB and was
+//! read in random order by every evaluation. Additions go to a small hash map first and are
+//! merged into the array in one pass when it grows or the window settles
+//! ([`Evidence::settle`]); [`super::evaluate`] then reads the array front to back.
 
 use super::EdgeEvidence;
 use schemas::PublicKey;
-use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
@@ -51,90 +56,157 @@ impl Reports {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bin {
-    x_e3: i32,
-    n: u32,
-    sy: i64,
+/// The reports of one edge at one distance: the unit the evidence stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Bin {
+    pub(super) beaconer: u32,
+    pub(super) witness: u32,
+    pub(super) x_e3: i32,
+    /// 0 only for a bin emptied since the last [`Evidence::settle`].
+    pub(super) n: u32,
+    pub(super) sy: i64,
+    pub(super) syy: i64,
 }
 
-/// One edge's reports: per distance, and the sum of squared RSSI.
+impl Bin {
+    pub(super) fn key(&self) -> (u32, u32, i32) {
+        (self.beaconer, self.witness, self.x_e3)
+    }
+
+    pub(super) fn edge(&self) -> (u32, u32) {
+        (self.beaconer, self.witness)
+    }
+}
+
+/// Exact integer sums over reports (x = log10(distance) x 1000, y = RSSI in dBm x 10), wide
+/// enough that no number of reports overflows them: one edge's, or one witness's over all its
+/// edges. Sums of integers do not depend on the order they are added in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Sums {
+    n: i128,
+    sx: i128,
+    sxx: i128,
+    sy: i128,
+    syy: i128,
+    sxy: i128,
+    min_x: i32,
+    max_x: i32,
+}
+
+impl Default for Sums {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            sx: 0,
+            sxx: 0,
+            sy: 0,
+            syy: 0,
+            sxy: 0,
+            min_x: i32::MAX,
+            max_x: i32::MIN,
+        }
+    }
+}
+
+impl Sums {
+    pub(super) fn add(&mut self, bin: &Bin) {
+        let (x, k, sy) = (i128::from(bin.x_e3), i128::from(bin.n), i128::from(bin.sy));
+        self.n += k;
+        self.sx += k * x;
+        self.sxx += k * x * x;
+        self.sy += sy;
+        self.syy += i128::from(bin.syy);
+        self.sxy += x * sy;
+        self.min_x = self.min_x.min(bin.x_e3);
+        self.max_x = self.max_x.max(bin.x_e3);
+    }
+
+    /// The number of reports.
+    pub(super) fn count(&self) -> u64 {
+        u64::try_from(self.n.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The smallest and largest distance ([`log_distance_e3`]); meaningless without reports.
+    pub(super) fn x_range_e3(&self) -> (i64, i64) {
+        (self.min_x.into(), self.max_x.into())
+    }
+
+    /// The variance of RSSI (dBm^2), the variance of log10(distance) and their covariance,
+    /// each from its exact integer numerator (n^2 times the value, e.g. n Syy - Sy^2) rounded
+    /// once: no cancellation, and exactly zero when the value is (the integers overflow only
+    /// beyond any real number of reports, where plain floats take over).
+    pub(super) fn moments(&self) -> (f64, f64, f64) {
+        let n = self.n;
+        let centred = |sab: i128, sa: i128, sb: i128| -> f64 {
+            match n
+                .checked_mul(sab)
+                .zip(sa.checked_mul(sb))
+                .and_then(|(p, q)| p.checked_sub(q))
+            {
+                Some(exact) => exact as f64,
+                None => n as f64 * sab as f64 - sa as f64 * sb as f64,
+            }
+        };
+        let nn = n as f64 * n as f64;
+        (
+            centred(self.syy, self.sy, self.sy) / nn / 100.0,
+            centred(self.sxx, self.sx, self.sx) / nn / 1e6,
+            centred(self.sxy, self.sx, self.sy) / nn / 1e4,
+        )
+    }
+
+    /// The statistics (no reports: all zero).
+    pub(super) fn evidence(&self) -> EdgeEvidence {
+        if self.n == 0 {
+            return EdgeEvidence::default();
+        }
+        EdgeEvidence::from_sums(
+            self.n,
+            self.sx,
+            self.sxx,
+            self.sy,
+            self.syy,
+            self.sxy,
+            self.min_x.into(),
+            self.max_x.into(),
+        )
+    }
+}
+
+/// The number of reports and their mean RSSI (dBm) from the count and the RSSI sum (dBm x 10).
+pub(super) fn count_and_mean_rssi(n: u64, sy: i64) -> (u64, f64) {
+    (n, sy as f64 / 10.0 / n.max(1) as f64)
+}
+
+/// One edge's reports, per distance (a copy out of [`Evidence`], to look at).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EdgeSums {
-    syy: i64,
-    /// Sorted by distance; no empty bin.
-    bins: SmallVec<[Bin; 1]>,
+    /// (distance as [`log_distance_e3`], reports, RSSI sum, squared RSSI sum), sorted by
+    /// distance; no empty bin.
+    bins: Vec<(i32, u32, i64, i64)>,
 }
 
 impl EdgeSums {
-    fn add(&mut self, r: &Reports) {
-        self.syy += r.syy;
-        match self.bins.binary_search_by_key(&r.x_e3, |b| b.x_e3) {
-            Ok(i) => {
-                self.bins[i].n += r.n;
-                self.bins[i].sy += r.sy;
-            }
-            Err(i) => self.bins.insert(
-                i,
-                Bin {
-                    x_e3: r.x_e3,
-                    n: r.n,
-                    sy: r.sy,
-                },
-            ),
-        }
-    }
-
-    /// Subtracts reports added before; refuses (changing nothing) what was never added.
-    fn remove(&mut self, r: &Reports) -> Result<(), ()> {
-        let i = self
-            .bins
-            .binary_search_by_key(&r.x_e3, |b| b.x_e3)
-            .map_err(|_| ())?;
-        let bin = self.bins[i];
-        let emptied = bin.n == r.n;
-        let last = emptied && self.bins.len() == 1;
-        if bin.n < r.n || (emptied && bin.sy != r.sy) || (last && self.syy != r.syy) {
-            return Err(());
-        }
-        self.syy -= r.syy;
-        if emptied {
-            self.bins.remove(i);
-        } else {
-            self.bins[i].n -= r.n;
-            self.bins[i].sy -= r.sy;
-        }
-        Ok(())
-    }
-
-    /// The number of reports and their mean RSSI (dBm), the same bits as computed from
-    /// [`Self::evidence`] (`sum_y / count`), without the other sums.
+    /// The number of reports and their mean RSSI (dBm).
     pub fn count_and_mean_rssi(&self) -> (u64, f64) {
-        let (mut n, mut sy) = (0i64, 0i64);
-        for b in &self.bins {
-            n += i64::from(b.n);
-            sy += b.sy;
-        }
-        let count = n.max(0) as u64;
-        let sum_y = sy as f64 / 10.0;
-        (count, sum_y / count.max(1) as f64)
+        let n: u64 = self.bins.iter().map(|b| u64::from(b.1)).sum();
+        count_and_mean_rssi(n, self.bins.iter().map(|b| b.2).sum())
     }
 
     /// The edge's statistics, from its integer sums (the same values whatever order the
     /// reports came in).
     pub fn evidence(&self) -> EdgeEvidence {
-        let (mut n, mut sx, mut sxx, mut sy, mut sxy) = (0i64, 0i64, 0i64, 0i64, 0i64);
-        for b in &self.bins {
-            let (x, k) = (i64::from(b.x_e3), i64::from(b.n));
-            n += k;
-            sx += k * x;
-            sxx += k * x * x;
-            sy += b.sy;
-            sxy += x * b.sy;
+        let mut sums = Sums::default();
+        for &(x_e3, n, sy, syy) in &self.bins {
+            sums.add(&Bin {
+                x_e3,
+                n,
+                sy,
+                syy,
+                ..Bin::default()
+            });
         }
-        let min = self.bins.first().map_or(0, |b| i64::from(b.x_e3));
-        let max = self.bins.last().map_or(0, |b| i64::from(b.x_e3));
-        EdgeEvidence::from_sums(n, sx, sxx, sy, self.syy, sxy, min, max)
+        sums.evidence()
     }
 }
 
@@ -144,12 +216,23 @@ impl EdgeSums {
 #[error("{0} to subtract from the trust evidence was never added")]
 pub struct NotAdded(&'static str);
 
+/// Reports added since the last merge, by (beaconer, witness, distance): (count, RSSI sum,
+/// squared RSSI sum).
+type Added = HashMap<(u32, u32, i32), (u32, i64, i64)>;
+
+/// Additions kept apart before a merge, at least (the array's length / 4 above it: each merge
+/// rewrites the array, so this keeps merging linear in what is added).
+const MERGE_AT_LEAST: usize = 1 << 20;
+
 /// Witness reports per edge and beacons per hotspot in a window (see the module docs).
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
     pub(super) keys: Vec<PublicKey>,
     ids: HashMap<PublicKey, u32>,
-    pub(super) edges: HashMap<(u32, u32), EdgeSums>,
+    /// Sorted by [`Bin::key`], unique; bins emptied since the last settle have `n == 0`.
+    bins: Vec<Bin>,
+    emptied: usize,
+    added: Added,
     pub(super) beacons: HashMap<u32, u64>,
 }
 
@@ -174,11 +257,18 @@ impl Evidence {
         if reports.n == 0 {
             return;
         }
-        let edge = (self.intern(beaconer), self.intern(witness));
-        self.edges.entry(edge).or_default().add(reports);
+        let key = (self.intern(beaconer), self.intern(witness), reports.x_e3);
+        let sums = self.added.entry(key).or_default();
+        sums.0 += reports.n;
+        sums.1 += reports.sy;
+        sums.2 += reports.syy;
+        if self.added.len() >= MERGE_AT_LEAST.max(self.bins.len() / 4) {
+            self.settle();
+        }
     }
 
-    /// Subtracts reports added before; an edge left without reports is gone.
+    /// Subtracts reports added before; refuses (changing nothing) what was never added. An
+    /// edge left without reports is gone.
     pub fn remove_reports(
         &mut self,
         beaconer: &PublicKey,
@@ -188,14 +278,29 @@ impl Evidence {
         if reports.n == 0 {
             return Ok(());
         }
-        let edge = (
-            self.id(beaconer).ok_or(NotAdded("a report"))?,
-            self.id(witness).ok_or(NotAdded("a report"))?,
+        let never = NotAdded("a report");
+        let key = (
+            self.id(beaconer).ok_or(never.clone())?,
+            self.id(witness).ok_or(never.clone())?,
+            reports.x_e3,
         );
-        let sums = self.edges.get_mut(&edge).ok_or(NotAdded("a report"))?;
-        sums.remove(reports).map_err(|()| NotAdded("a report"))?;
-        if sums.bins.is_empty() {
-            self.edges.remove(&edge);
+        if !self.added.is_empty() {
+            self.settle();
+        }
+        let i = self
+            .bins
+            .binary_search_by_key(&key, Bin::key)
+            .map_err(|_| never.clone())?;
+        let bin = &mut self.bins[i];
+        let emptied = bin.n == reports.n;
+        if bin.n < reports.n || (emptied && (bin.sy != reports.sy || bin.syy != reports.syy)) {
+            return Err(never);
+        }
+        bin.n -= reports.n;
+        bin.sy -= reports.sy;
+        bin.syy -= reports.syy;
+        if emptied {
+            self.emptied += 1;
         }
         Ok(())
     }
@@ -237,14 +342,110 @@ impl Evidence {
         Ok(())
     }
 
+    /// Whether every addition is merged into the sorted bins and no emptied bin is left.
+    pub fn is_settled(&self) -> bool {
+        self.added.is_empty() && self.emptied == 0
+    }
+
+    /// Merges the additions into the sorted bins and drops the emptied ones: one pass over the
+    /// bins, in place (growing the array by the new bins only).
+    pub fn settle(&mut self) {
+        if self.is_settled() {
+            return;
+        }
+        let mut fresh: Vec<Bin> = self
+            .added
+            .drain()
+            .map(|((beaconer, witness, x_e3), (n, sy, syy))| Bin {
+                beaconer,
+                witness,
+                x_e3,
+                n,
+                sy,
+                syy,
+            })
+            .collect();
+        if self.added.capacity() > 4 * MERGE_AT_LEAST {
+            // A rebuild's additions: give the memory back.
+            self.added = Added::default();
+        }
+        fresh.sort_unstable_by_key(Bin::key);
+        // Add to the bins that exist (emptied ones come back), keep the others.
+        let (bins, emptied) = (&mut self.bins, &mut self.emptied);
+        let mut at = 0;
+        fresh.retain(|f| {
+            at = gallop(bins, at, f.key());
+            match bins.get_mut(at) {
+                Some(bin) if bin.key() == f.key() => {
+                    if bin.n == 0 {
+                        *emptied -= 1;
+                    }
+                    bin.n += f.n;
+                    bin.sy += f.sy;
+                    bin.syy += f.syy;
+                    false
+                }
+                _ => true,
+            }
+        });
+        if self.emptied > 0 {
+            self.bins.retain(|b| b.n > 0);
+            self.emptied = 0;
+        }
+        // Merge the new bins in from the back, each bin moved once.
+        let (old, new) = (self.bins.len(), fresh.len());
+        self.bins.reserve_exact(new);
+        self.bins.resize(old + new, Bin::default());
+        let (mut i, mut j) = (old, new);
+        while j > 0 {
+            let to = i + j - 1;
+            if i > 0 && self.bins[i - 1].key() > fresh[j - 1].key() {
+                self.bins[to] = self.bins[i - 1];
+                i -= 1;
+            } else {
+                self.bins[to] = fresh[j - 1];
+                j -= 1;
+            }
+        }
+    }
+
+    /// The settled bins, sorted by (beaconer, witness, distance); `None` when not settled.
+    pub(super) fn settled_bins(&self) -> Option<&[Bin]> {
+        self.is_settled().then_some(self.bins.as_slice())
+    }
+
+    /// Whether `beaconer` -> `witness` has reports (settled evidence).
+    pub(super) fn has_edge(bins: &[Bin], beaconer: u32, witness: u32) -> bool {
+        let i = bins.partition_point(|b| b.edge() < (beaconer, witness));
+        bins.get(i).is_some_and(|b| b.edge() == (beaconer, witness))
+    }
+
+    /// Every bin with reports, settled or not, in key order.
+    fn all_bins(&self) -> Vec<Bin> {
+        let mut copy = self.clone();
+        copy.settle();
+        copy.bins
+    }
+
     /// Number of edges with reports.
     pub fn edge_count(&self) -> usize {
-        self.edges.len()
+        let count = |bins: &[Bin]| bins.chunk_by(|a, b| a.edge() == b.edge()).count();
+        match self.settled_bins() {
+            Some(bins) => count(bins),
+            None => count(&self.all_bins()),
+        }
     }
 
     /// The reports of one edge.
-    pub fn edge(&self, beaconer: &PublicKey, witness: &PublicKey) -> Option<&EdgeSums> {
-        self.edges.get(&(self.id(beaconer)?, self.id(witness)?))
+    pub fn edge(&self, beaconer: &PublicKey, witness: &PublicKey) -> Option<EdgeSums> {
+        let edge = (self.id(beaconer)?, self.id(witness)?);
+        let bins: Vec<_> = self
+            .all_bins()
+            .into_iter()
+            .filter(|b| b.edge() == edge)
+            .map(|b| (b.x_e3, b.n, b.sy, b.syy))
+            .collect();
+        (!bins.is_empty()).then_some(EdgeSums { bins })
     }
 
     /// Everything, by key: what two evidences with the same reports have in common whatever
@@ -257,14 +458,32 @@ impl Evidence {
         BTreeMap<PublicKey, u64>,
     ) {
         let key = |id: u32| self.keys[id as usize];
+        let mut edges: BTreeMap<(PublicKey, PublicKey), EdgeSums> = BTreeMap::new();
+        for b in self.all_bins() {
+            edges
+                .entry((key(b.beaconer), key(b.witness)))
+                .or_default()
+                .bins
+                .push((b.x_e3, b.n, b.sy, b.syy));
+        }
         (
-            self.edges
-                .iter()
-                .map(|((b, w), s)| ((key(*b), key(*w)), s.clone()))
-                .collect(),
+            edges,
             self.beacons.iter().map(|(h, n)| (key(*h), *n)).collect(),
         )
     }
+}
+
+/// The first index at or after `from` whose bin's key is not below `key` (`bins` sorted and
+/// every bin before `from` below `key`): a galloping search, cheap when the answer is near.
+fn gallop(bins: &[Bin], from: usize, key: (u32, u32, i32)) -> usize {
+    let (mut lo, mut hi, mut step) = (from, from, 1);
+    while hi < bins.len() && bins[hi].key() < key {
+        lo = hi + 1;
+        hi = from + step;
+        step *= 2;
+    }
+    let hi = hi.min(bins.len());
+    lo + bins[lo..hi].partition_point(|b| b.key() < key)
 }
 
 impl PartialEq for Evidence {
@@ -323,8 +542,9 @@ impl Window {
         &mut self.evidence
     }
 
-    /// Ends a step: the evidence now covers `range`.
+    /// Ends a step: the evidence now covers `range`, settled for [`super::evaluate`].
     pub fn finish(&mut self, range: Range<u64>) {
+        self.evidence.settle();
         self.covers = Some(range);
     }
 
@@ -437,11 +657,12 @@ mod tests {
     fn the_short_mean_rssi_is_the_same_bits_as_the_full_statistics() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         for _ in 0..500 {
-            let mut sums = EdgeSums::default();
+            let mut ev = Evidence::default();
             for _ in 0..rng.random_range(1..20) {
                 let r = Reports::one(rng.random_range(5..200_000), rng.random_range(-1_400..-300));
-                sums.add(&r);
+                ev.add_reports(key(1), key(2), &r);
             }
+            let sums = ev.edge(&key(1), &key(2)).expect("edge");
             let e = sums.evidence();
             let (count, mean) = sums.count_and_mean_rssi();
             assert_eq!(count, e.count);
@@ -449,6 +670,140 @@ mod tests {
         }
         let (count, mean) = EdgeSums::default().count_and_mean_rssi();
         assert_eq!((count, mean.to_bits()), (0, 0f64.to_bits()));
+    }
+
+    /// Additions merged into the sorted bins at any moment (between removals, with bins
+    /// emptied and coming back) against a plain map of the same reports.
+    #[test]
+    fn settling_keeps_exactly_the_reports_added_and_not_removed() {
+        let mut rng = ChaCha8Rng::seed_from_u64(29);
+        let mut ev = Evidence::default();
+        let mut model: BTreeMap<(u8, u8, i32), (u32, i64, i64)> = BTreeMap::new();
+        let mut added: Vec<(u8, u8, Reports)> = Vec::new();
+        let (mut settles, mut revived) = (0, 0);
+        for step in 0..6_000 {
+            match rng.random_range(0..10) {
+                0..=5 => {
+                    let (b, w) = (rng.random_range(0..9u8), rng.random_range(0..9u8));
+                    let r = Reports::one(
+                        [700, 2_000, 9_000][rng.random_range(0..3)],
+                        rng.random_range(-1_300..-600),
+                    );
+                    let entry = model.entry((b, w, r.x_e3)).or_default();
+                    revived += usize::from(entry.0 == 0 && ev.edge(&key(b), &key(w)).is_none());
+                    entry.0 += 1;
+                    entry.1 += r.sy;
+                    entry.2 += r.syy;
+                    ev.add_reports(key(b), key(w), &r);
+                    added.push((b, w, r));
+                }
+                6..=8 if !added.is_empty() => {
+                    let (b, w, r) = added.swap_remove(rng.random_range(0..added.len()));
+                    ev.remove_reports(&key(b), &key(w), &r).expect("added");
+                    let entry = model.get_mut(&(b, w, r.x_e3)).expect("in the model");
+                    entry.0 -= 1;
+                    entry.1 -= r.sy;
+                    entry.2 -= r.syy;
+                    if entry.0 == 0 {
+                        model.remove(&(b, w, r.x_e3));
+                    }
+                }
+                _ => {
+                    ev.settle();
+                    settles += 1;
+                    assert!(ev.is_settled());
+                }
+            }
+            if step % 50 == 0 {
+                // In id order; the model is in key order.
+                let mut bins: Vec<_> = ev
+                    .all_bins()
+                    .iter()
+                    .map(|b| {
+                        let k = |id: u32| ev.keys[id as usize].as_bytes()[0];
+                        ((k(b.beaconer), k(b.witness), b.x_e3), (b.n, b.sy, b.syy))
+                    })
+                    .collect();
+                bins.sort_unstable();
+                let expected: Vec<_> = model.iter().map(|(k, v)| (*k, *v)).collect();
+                assert_eq!(bins, expected, "step {step}");
+            }
+        }
+        ev.settle();
+        let bins = ev.settled_bins().expect("settled");
+        assert!(bins.windows(2).all(|p| p[0].key() < p[1].key()));
+        assert!(bins.iter().all(|b| b.n > 0));
+        for b in 0..9u8 {
+            for w in 0..9u8 {
+                let present = model
+                    .range((b, w, i32::MIN)..=(b, w, i32::MAX))
+                    .next()
+                    .is_some();
+                let ids = (ev.id(&key(b)), ev.id(&key(w)));
+                let found = match ids {
+                    (Some(b), Some(w)) => Evidence::has_edge(bins, b, w),
+                    _ => false,
+                };
+                assert_eq!(found, present, "edge {b} -> {w}");
+            }
+        }
+        assert!(settles > 300 && revived > 0, "{settles} {revived}");
+    }
+
+    /// The moments from exact integer numerators against a two-pass computation over the
+    /// reports themselves, and exactly zero where the data make them zero.
+    #[test]
+    fn moments_are_the_two_pass_values_and_exact_zeros_stay_zero() {
+        let mut rng = ChaCha8Rng::seed_from_u64(41);
+        for _ in 0..300 {
+            let mut sums = Sums::default();
+            let mut points = Vec::new();
+            for _ in 0..rng.random_range(2..60) {
+                let r = Reports::one(rng.random_range(5..200_000), rng.random_range(-1_400..-300));
+                points.push((f64::from(r.x_e3) / 1e3, r.sy as f64 / 10.0));
+                sums.add(&Bin {
+                    x_e3: r.x_e3,
+                    n: r.n,
+                    sy: r.sy,
+                    syy: r.syy,
+                    ..Bin::default()
+                });
+            }
+            let n = points.len() as f64;
+            let (mx, my) = (
+                points.iter().map(|p| p.0).sum::<f64>() / n,
+                points.iter().map(|p| p.1).sum::<f64>() / n,
+            );
+            let var_y = points.iter().map(|p| (p.1 - my).powi(2)).sum::<f64>() / n;
+            let var_x = points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>() / n;
+            let cov = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / n;
+            let (vy, vx, c) = sums.moments();
+            let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 1e-9 * scale;
+            assert!(close(vy, var_y, var_y), "{vy} {var_y}");
+            assert!(close(vx, var_x, var_x), "{vx} {var_x}");
+            assert!(close(c, cov, (var_x * var_y).sqrt()), "{c} {cov}");
+            assert_eq!(sums.count(), points.len() as u64);
+        }
+        // RSSI that does not change with distance, and one distance only: zeros, exactly.
+        let mut sums = Sums::default();
+        for (distance_m, ddbm) in [
+            (1_000, -900),
+            (1_000, -1_100),
+            (10_000, -900),
+            (10_000, -1_100),
+        ] {
+            let r = Reports::one(distance_m, ddbm);
+            sums.add(&Bin {
+                x_e3: r.x_e3,
+                n: r.n,
+                sy: r.sy,
+                syy: r.syy,
+                ..Bin::default()
+            });
+        }
+        let (var_y, var_x, cov) = sums.moments();
+        assert_eq!((var_y, var_x, cov), (100.0, 0.25, 0.0));
+        assert_eq!(sums.x_range_e3(), (3_000, 4_000));
     }
 
     /// A stored row: receive time, beaconer, witness, reports (beacon rows have no witness).
