@@ -408,6 +408,27 @@ impl Store {
         Ok(next)
     }
 
+    /// A bound on the receive times of the verdicts stored so far that were received at or
+    /// after `from_ms`: each was received before it (`from_ms` when there is none). The trust
+    /// window reads what was stored ahead of its end up to this bound from the database and
+    /// counts what is stored later as it is stored (`trust::Window`).
+    pub async fn stored_before_bound(&self, from_ms: u64) -> Result<u64, StoreError> {
+        let mut bound = from_ms;
+        for sql in [
+            "SELECT MAX(received_ms) AS m FROM pocs WHERE minute >= $1",
+            "SELECT MAX(received_ms) AS m FROM witness_verdicts WHERE minute >= $1",
+        ] {
+            let row = sqlx::query(sql)
+                .bind(verdict_minute(from_ms))
+                .fetch_one(self.db.pool())
+                .await?;
+            if let Some(m) = row.try_get::<Option<i64>, _>("m")? {
+                bound = bound.max((m.max(0) as u64).saturating_add(1));
+            }
+        }
+        Ok(bound)
+    }
+
     /// Witness-graph evidence received in `[from_ms, to_ms)`: the witness reports that passed
     /// the regular checks, summed per edge (beaconer, witness) and distance, each given to `f`
     /// as it is read (a window holds millions).

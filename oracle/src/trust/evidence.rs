@@ -257,7 +257,12 @@ impl Evidence {
         if reports.n == 0 {
             return;
         }
-        let key = (self.intern(beaconer), self.intern(witness), reports.x_e3);
+        let (beaconer, witness) = (self.intern(beaconer), self.intern(witness));
+        self.add_interned(beaconer, witness, reports);
+    }
+
+    fn add_interned(&mut self, beaconer: u32, witness: u32, reports: &Reports) {
+        let key = (beaconer, witness, reports.x_e3);
         let sums = self.added.entry(key).or_default();
         sums.0 += reports.n;
         sums.1 += reports.sy;
@@ -324,6 +329,12 @@ impl Evidence {
     pub fn add_beacons(&mut self, hotspot: PublicKey, n: u64) {
         if n > 0 {
             let id = self.intern(hotspot);
+            *self.beacons.entry(id).or_default() += n;
+        }
+    }
+
+    fn add_interned_beacons(&mut self, id: u32, n: u64) {
+        if n > 0 {
             *self.beacons.entry(id).or_default() += n;
         }
     }
@@ -497,12 +508,19 @@ impl PartialEq for Evidence {
 pub enum Step {
     /// Read the whole range afresh (the first refresh, or the range moved back or jumped).
     Rebuild(Range<u64>),
-    /// Subtract the reports received in `leaving`, add those received in `entering`.
+    /// Subtract the reports received in `leaving`, add those received in `entering`: from the
+    /// database those in `entering_stored` (received there and stored before the last step
+    /// ended), then the rest from memory ([`Window::add_ahead`]).
     Slide {
         leaving: Range<u64>,
         entering: Range<u64>,
+        entering_stored: Range<u64>,
     },
 }
+
+/// A report stored since the last step with a receive time at or after the window's end:
+/// receive time, beaconer, witness (`None` for a beacon) and its reports, keys interned.
+type Ahead = (u64, u32, Option<u32>, Reports);
 
 /// The trust evidence of a range of receive time, kept up to date between refreshes.
 ///
@@ -512,10 +530,20 @@ pub enum Step {
 /// [`Window::stored_report`] adds it), and never both: the verifier calls them in turn on one
 /// task. Anything that could break it ([`Window::invalidate`], an error half way through a
 /// step) makes the next refresh rebuild.
+///
+/// Reports stored after a step with receive times at or after the window's end are kept in
+/// memory (`ahead`), so the next slide reads from the database only those entering reports
+/// that were stored before the step ended: every one of them was received before
+/// `stored_before`, the bound [`Window::finish`] is given (the reports received later were all
+/// stored after the step, so `ahead` holds them). At Helium's peak that is a few minutes of
+/// reports instead of the 30 that enter at each refresh.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     evidence: Evidence,
     covers: Option<Range<u64>>,
+    /// Every report stored received at or after it was stored since the last step ended.
+    stored_before: u64,
+    ahead: Vec<Ahead>,
 }
 
 impl Window {
@@ -523,9 +551,11 @@ impl Window {
     pub fn step(&self, range: Range<u64>) -> Step {
         match &self.covers {
             Some(c) if range.start >= c.start && range.start <= c.end && range.end >= c.end => {
+                let stored = self.stored_before.clamp(c.end, range.end);
                 Step::Slide {
                     leaving: c.start..range.start,
                     entering: c.end..range.end,
+                    entering_stored: c.end..stored,
                 }
             }
             _ => Step::Rebuild(range),
@@ -537,20 +567,53 @@ impl Window {
     pub fn begin(&mut self, step: &Step) -> &mut Evidence {
         if let Step::Rebuild(_) = step {
             self.evidence = Evidence::default();
+            self.ahead.clear();
         }
         self.covers = None;
         &mut self.evidence
     }
 
-    /// Ends a step: the evidence now covers `range`, settled for [`super::evaluate`].
-    pub fn finish(&mut self, range: Range<u64>) {
+    /// Adds the reports of a slide's `entering` range kept in memory (those received at or
+    /// after the end of its `entering_stored`, which the database gave); call it between
+    /// [`Window::begin`] and [`Window::finish`] of that slide.
+    pub fn add_ahead(&mut self, step: &Step) {
+        let Step::Slide {
+            entering,
+            entering_stored,
+            ..
+        } = step
+        else {
+            return;
+        };
+        let from_memory = entering_stored.end..entering.end;
+        for (received_ms, beaconer, witness, reports) in &self.ahead {
+            if !from_memory.contains(received_ms) {
+                continue;
+            }
+            match witness {
+                Some(witness) => self.evidence.add_interned(*beaconer, *witness, reports),
+                None => self
+                    .evidence
+                    .add_interned_beacons(*beaconer, u64::from(reports.n)),
+            }
+        }
+    }
+
+    /// Ends a step: the evidence now covers `range`, settled for [`super::evaluate`], and every
+    /// report stored so far that was received at or after `range.end` was received before
+    /// `stored_before` (read from the database at the next slide).
+    pub fn finish(&mut self, range: Range<u64>, stored_before: u64) {
         self.evidence.settle();
+        self.ahead.clear();
+        self.ahead.shrink_to(self.ahead.len().max(1 << 16));
+        self.stored_before = stored_before.max(range.end);
         self.covers = Some(range);
     }
 
     /// Reports may have been stored without being counted: the next refresh rebuilds.
     pub fn invalidate(&mut self) {
         self.covers = None;
+        self.ahead = Vec::new();
     }
 
     /// The range covered, if the evidence is valid.
@@ -563,8 +626,8 @@ impl Window {
         &self.evidence
     }
 
-    /// A witness report just stored: counted when received inside the range covered (a
-    /// later refresh reads one received after it; one received before it never counts).
+    /// A witness report just stored: counted when received inside the range covered, kept
+    /// for the next slide when received after it (one received before it never counts).
     pub fn stored_report(
         &mut self,
         received_ms: u64,
@@ -572,23 +635,36 @@ impl Window {
         witness: PublicKey,
         reports: &Reports,
     ) {
-        if self
-            .covers
-            .as_ref()
-            .is_some_and(|c| c.contains(&received_ms))
-        {
-            self.evidence.add_reports(beaconer, witness, reports);
+        match &self.covers {
+            Some(c) if c.contains(&received_ms) => {
+                self.evidence.add_reports(beaconer, witness, reports);
+            }
+            Some(c) if received_ms >= c.end && reports.n > 0 => {
+                let (b, w) = (
+                    self.evidence.intern(beaconer),
+                    self.evidence.intern(witness),
+                );
+                self.ahead.push((received_ms, b, Some(w), *reports));
+            }
+            _ => {}
         }
     }
 
     /// A beacon that passed the regular checks, just stored (as [`Window::stored_report`]).
     pub fn stored_beacon(&mut self, received_ms: u64, beaconer: PublicKey) {
-        if self
-            .covers
-            .as_ref()
-            .is_some_and(|c| c.contains(&received_ms))
-        {
-            self.evidence.add_beacons(beaconer, 1);
+        match &self.covers {
+            Some(c) if c.contains(&received_ms) => self.evidence.add_beacons(beaconer, 1),
+            Some(c) if received_ms >= c.end => {
+                let one = Reports {
+                    x_e3: 0,
+                    n: 1,
+                    sy: 0,
+                    syy: 0,
+                };
+                let b = self.evidence.intern(beaconer);
+                self.ahead.push((received_ms, b, None, one));
+            }
+            _ => {}
         }
     }
 }
@@ -827,15 +903,18 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut stored: Vec<Row> = Vec::new();
         let mut window = Window::default();
-        let (mut slides, mut rebuilds, mut late) = (0, 0, 0);
+        let (mut slides, mut rebuilds, mut late, mut from_memory) = (0, 0, 0, 0);
         let mut end = 10_000u64;
         for _ in 0..400 {
-            // Some reports are stored: most around the window's end, some far behind it.
+            // Some reports are stored: most around the window's end (some rounds reaching far
+            // past it, so the next slide reads them from the "database"; others barely, so it
+            // takes them from memory), some far behind it.
+            let ahead = [1, 300, 2_000][rng.random_range(0..3)];
             for _ in 0..rng.random_range(0..30) {
                 let ms = if rng.random_bool(0.2) {
                     rng.random_range(0..end + 1)
                 } else {
-                    rng.random_range(end.saturating_sub(2_000)..end + 2_000)
+                    rng.random_range(end.saturating_sub(2_000)..end + ahead)
                 };
                 let (b, w) = (rng.random_range(0..12u8), rng.random_range(0..12u8));
                 let reports = Reports::one(
@@ -870,20 +949,33 @@ mod tests {
                     rebuilds += 1;
                     read(&stored, r, ev, false);
                 }
-                Step::Slide { leaving, entering } => {
+                Step::Slide {
+                    leaving,
+                    entering_stored,
+                    entering,
+                } => {
                     slides += 1;
+                    from_memory += usize::from(entering_stored.end < entering.end);
                     read(&stored, leaving, ev, true);
-                    read(&stored, entering, ev, false);
+                    read(&stored, entering_stored, ev, false);
+                    window.add_ahead(&step);
                 }
             }
-            window.finish(range.clone());
+            // What the database gives the verifier: a bound on what was stored ahead.
+            let stored_before = stored
+                .iter()
+                .map(|row| row.0 + 1)
+                .filter(|ms| *ms > range.end)
+                .max()
+                .unwrap_or(range.end);
+            window.finish(range.clone(), stored_before);
             let mut afresh = Evidence::default();
             read(&stored, &range, &mut afresh, false);
             assert_eq!(window.evidence(), &afresh, "window {range:?}");
         }
         assert!(
-            slides > 300 && rebuilds > 10 && late > 100,
-            "{slides} {rebuilds} {late}"
+            slides > 300 && rebuilds > 10 && late > 100 && from_memory > 200,
+            "{slides} {rebuilds} {late} {from_memory}"
         );
     }
 
@@ -891,12 +983,21 @@ mod tests {
     fn steps_slide_forward_and_rebuild_otherwise() {
         let mut w = Window::default();
         assert_eq!(w.step(0..10), Step::Rebuild(0..10));
-        w.finish(0..10);
+        w.finish(0..10, 13);
         assert_eq!(
             w.step(5..20),
             Step::Slide {
                 leaving: 0..5,
-                entering: 10..20
+                entering: 10..20,
+                entering_stored: 10..13,
+            }
+        );
+        assert_eq!(
+            w.step(5..12),
+            Step::Slide {
+                leaving: 0..5,
+                entering: 10..12,
+                entering_stored: 10..12,
             }
         );
         assert_eq!(w.step(12..20), Step::Rebuild(12..20));

@@ -91,7 +91,8 @@ impl Verifier {
     }
 
     /// Brings the trust evidence to the reports received in `range`: those that left or
-    /// entered it since the last refresh, or the whole range when it cannot slide.
+    /// entered it since the last refresh (the entering ones stored since then from memory), or
+    /// the whole range when it cannot slide.
     async fn update_trust_window(&mut self, range: Range<u64>) -> Result<(), StoreError> {
         let step = if self.incremental_trust {
             self.trust_window.step(range.clone())
@@ -100,7 +101,11 @@ impl Verifier {
         };
         let (reading, leaving) = match &step {
             trust::Step::Rebuild(all) => (all.clone(), None),
-            trust::Step::Slide { leaving, entering } => (entering.clone(), Some(leaving.clone())),
+            trust::Step::Slide {
+                leaving,
+                entering_stored,
+                ..
+            } => (entering_stored.clone(), Some(leaving.clone())),
         };
         let evidence = self.trust_window.begin(&step);
         let mut unmatched = None;
@@ -142,7 +147,9 @@ impl Verifier {
                 evidence.add_beacons(hotspot, n);
             }
         }
-        self.trust_window.finish(range);
+        self.trust_window.add_ahead(&step);
+        let stored_before = self.store.stored_before_bound(range.end).await?;
+        self.trust_window.finish(range, stored_before);
         Ok(())
     }
 }
