@@ -519,8 +519,9 @@ pub enum Step {
 }
 
 /// A report stored since the last step with a receive time at or after the window's end:
-/// receive time, beaconer, witness (`None` for a beacon) and its reports, keys interned.
-type Ahead = (u64, u32, Option<u32>, Reports);
+/// receive time, beaconer, and for a witness report the witness and its reports (`None` for a
+/// beacon), keys interned.
+type Ahead = (u64, u32, Option<(u32, Reports)>);
 
 /// The trust evidence of a range of receive time, kept up to date between refreshes.
 ///
@@ -586,15 +587,15 @@ impl Window {
             return;
         };
         let from_memory = entering_stored.end..entering.end;
-        for (received_ms, beaconer, witness, reports) in &self.ahead {
+        for (received_ms, beaconer, witness) in &self.ahead {
             if !from_memory.contains(received_ms) {
                 continue;
             }
             match witness {
-                Some(witness) => self.evidence.add_interned(*beaconer, *witness, reports),
-                None => self
-                    .evidence
-                    .add_interned_beacons(*beaconer, u64::from(reports.n)),
+                Some((witness, reports)) => {
+                    self.evidence.add_interned(*beaconer, *witness, reports)
+                }
+                None => self.evidence.add_interned_beacons(*beaconer, 1),
             }
         }
     }
@@ -605,7 +606,7 @@ impl Window {
     pub fn finish(&mut self, range: Range<u64>, stored_before: u64) {
         self.evidence.settle();
         self.ahead.clear();
-        self.ahead.shrink_to(self.ahead.len().max(1 << 16));
+        self.ahead.shrink_to(1 << 16);
         self.stored_before = stored_before.max(range.end);
         self.covers = Some(range);
     }
@@ -644,7 +645,7 @@ impl Window {
                     self.evidence.intern(beaconer),
                     self.evidence.intern(witness),
                 );
-                self.ahead.push((received_ms, b, Some(w), *reports));
+                self.ahead.push((received_ms, b, Some((w, *reports))));
             }
             _ => {}
         }
@@ -655,14 +656,8 @@ impl Window {
         match &self.covers {
             Some(c) if c.contains(&received_ms) => self.evidence.add_beacons(beaconer, 1),
             Some(c) if received_ms >= c.end => {
-                let one = Reports {
-                    x_e3: 0,
-                    n: 1,
-                    sy: 0,
-                    syy: 0,
-                };
                 let b = self.evidence.intern(beaconer);
-                self.ahead.push((received_ms, b, None, one));
+                self.ahead.push((received_ms, b, None));
             }
             _ => {}
         }
@@ -826,6 +821,16 @@ mod tests {
         assert!(settles > 300 && revived > 0, "{settles} {revived}");
     }
 
+    fn add(sums: &mut Sums, r: &Reports) {
+        sums.add(&Bin {
+            x_e3: r.x_e3,
+            n: r.n,
+            sy: r.sy,
+            syy: r.syy,
+            ..Bin::default()
+        });
+    }
+
     /// The moments from exact integer numerators against a two-pass computation over the
     /// reports themselves, and exactly zero where the data make them zero.
     #[test]
@@ -837,13 +842,7 @@ mod tests {
             for _ in 0..rng.random_range(2..60) {
                 let r = Reports::one(rng.random_range(5..200_000), rng.random_range(-1_400..-300));
                 points.push((f64::from(r.x_e3) / 1e3, r.sy as f64 / 10.0));
-                sums.add(&Bin {
-                    x_e3: r.x_e3,
-                    n: r.n,
-                    sy: r.sy,
-                    syy: r.syy,
-                    ..Bin::default()
-                });
+                add(&mut sums, &r);
             }
             let n = points.len() as f64;
             let (mx, my) = (
@@ -860,7 +859,7 @@ mod tests {
             assert!(close(c, cov, (var_x * var_y).sqrt()), "{c} {cov}");
             assert_eq!(sums.count(), points.len() as u64);
         }
-        // RSSI that does not change with distance, and one distance only: zeros, exactly.
+        // RSSI that does not change with distance: a covariance of exactly zero.
         let mut sums = Sums::default();
         for (distance_m, ddbm) in [
             (1_000, -900),
@@ -868,14 +867,7 @@ mod tests {
             (10_000, -900),
             (10_000, -1_100),
         ] {
-            let r = Reports::one(distance_m, ddbm);
-            sums.add(&Bin {
-                x_e3: r.x_e3,
-                n: r.n,
-                sy: r.sy,
-                syy: r.syy,
-                ..Bin::default()
-            });
+            add(&mut sums, &Reports::one(distance_m, ddbm));
         }
         let (var_y, var_x, cov) = sums.moments();
         assert_eq!((var_y, var_x, cov), (100.0, 0.25, 0.0));
