@@ -10,7 +10,12 @@
 //! timestamps are physically consistent. Every report is signed by its hotspot's key.
 //!
 //! Generation is pure: the same [`DayConfig`] gives the same bytes on any machine, whichever
-//! thread generates which chunk ([`Network::chunk`] depends only on the chunk's beacon range).
+//! thread generates which chunk ([`Network::chunk`] depends only on the beacons it is given).
+//!
+//! [`Network::beacons_in_time_order`] lists the day's beacons by transmit time, so that a loader
+//! can store the reports in the order an oracle receives them: an oracle appends what arrives,
+//! so its report tables hold a day in receive-time order, and reading a window of receive time
+//! reads neighbouring pages.
 
 use h3o::{CellIndex, LatLng, Resolution};
 use oracle::store::{HotspotRecord, NewReport, ReportKind};
@@ -350,14 +355,39 @@ impl Network {
             .collect()
     }
 
-    /// The signed reports of beacons `range` (beacon `b` is hotspot `b / 4`'s beacon in segment
-    /// `b % 4`) and of every witness that heard them.
-    pub fn chunk(&self, range: std::ops::Range<u64>) -> Vec<NewReport> {
+    /// The signed reports of `beacons` (beacon `b` is hotspot `b / 4`'s beacon in segment
+    /// `b % 4`) and of every witness that heard them, sorted by receive time (ties in the order
+    /// generated).
+    pub fn chunk(&self, beacons: impl IntoIterator<Item = u64>) -> Vec<NewReport> {
         let mut out = Vec::new();
-        for b in range {
+        for b in beacons {
             self.beacon_and_witnesses(b, &mut out);
         }
+        out.sort_by_key(|r| r.received_ms);
         out
+    }
+
+    /// Every beacon number of the day, ordered by transmit time (then number).
+    pub fn beacons_in_time_order(&self) -> Vec<u64> {
+        let total = self.beacon_count();
+        let per = total.div_ceil(cores() as u64 * 16).max(1);
+        let parts = parallel_map(total.div_ceil(per) as usize, cores(), |p| {
+            let from = p as u64 * per;
+            (from..(from + per).min(total))
+                .map(|b| (self.beacon_start(b).1, b))
+                .collect::<Vec<_>>()
+        });
+        let mut all: Vec<(u64, u64)> = parts.into_iter().flatten().collect();
+        all.sort_unstable();
+        all.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// Beacon `b`'s random stream and its transmit time, drawn first from that stream.
+    fn beacon_start(&self, b: u64) -> (ChaCha8Rng, u64) {
+        let segment = b % BEACONS_PER_DAY;
+        let mut rng = rng_for(self.config.seed, "beacon", b);
+        let tx_ms = DAY_START_MS + segment * SEGMENT_MS + rng.random_range(0..SEGMENT_MS - 10_000);
+        (rng, tx_ms)
     }
 
     fn beacon_and_witnesses(&self, b: u64, out: &mut Vec<NewReport>) {
@@ -365,9 +395,7 @@ impl Network {
         let Some(h) = self.hotspots.get(index) else {
             return;
         };
-        let segment = b % BEACONS_PER_DAY;
-        let mut rng = rng_for(self.config.seed, "beacon", b);
-        let tx_ms = DAY_START_MS + segment * SEGMENT_MS + rng.random_range(0..SEGMENT_MS - 10_000);
+        let (mut rng, tx_ms) = self.beacon_start(b);
         // The agent fetched the entropy in force a moment before.
         let j = ((tx_ms - (DAY_START_MS - 3 * ENTROPY_TICK_MS)) / ENTROPY_TICK_MS) as usize;
         let Some(entropy) = self.entropy.get(j) else {
@@ -560,5 +588,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_day_is_listed_in_transmit_order_and_chunks_in_receive_order() {
+        let config = DayConfig {
+            scale: 0.0005,
+            seed: 7,
+        };
+        let network = Network::build(config, &positions()).expect("network");
+        let order = network.beacons_in_time_order();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..network.beacon_count()).collect::<Vec<_>>());
+        let tx: Vec<u64> = order.iter().map(|&b| network.beacon_start(b).1).collect();
+        assert!(tx.windows(2).all(|w| w[0] <= w[1]), "not in transmit order");
+        // Beacons of different hotspots and segments interleave: not the numbering's order.
+        assert_ne!(order, sorted);
+
+        let chunk = network.chunk(order[..40].iter().copied());
+        assert!(
+            chunk
+                .windows(2)
+                .all(|w| w[0].received_ms <= w[1].received_ms)
+        );
+        // The same reports whatever the order the beacons are given in.
+        let mut reversed = network.chunk(order[..40].iter().rev().copied());
+        let ids = |c: &[NewReport]| {
+            let mut ids: Vec<[u8; 32]> = c.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(ids(&chunk), ids(&reversed));
+        reversed.sort_by_key(|r| (r.received_ms, r.id));
+        let mut forward = chunk;
+        forward.sort_by_key(|r| (r.received_ms, r.id));
+        assert_eq!(
+            forward.iter().map(|r| &r.message).collect::<Vec<_>>(),
+            reversed.iter().map(|r| &r.message).collect::<Vec<_>>()
+        );
     }
 }
