@@ -50,6 +50,7 @@ pub async fn postgres() -> Result<TestDb, DbError> {
         u32::from_le_bytes(nonce)
     );
     let admin_db = Db::connect_admin(&admin).await?;
+    drop_abandoned(&admin_db).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin_db.pool())
         .await
@@ -69,6 +70,59 @@ pub async fn postgres() -> Result<TestDb, DbError> {
         url,
         _dir: None,
     })
+}
+
+/// Drops the test databases of test processes that have exited (their names carry the
+/// creating process's id), so a long-lived server does not collect them. Where process ids
+/// cannot be checked (no `/proc`), nothing is dropped. Best effort: another test process may
+/// be dropping the same database, so failures are ignored.
+async fn drop_abandoned(admin_db: &Db) {
+    use sqlx::Row;
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(rows) =
+        sqlx::query("SELECT datname::text FROM pg_database WHERE datname LIKE 'cp\\_test\\_%'")
+            .fetch_all(admin_db.pool())
+            .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String, _>(0) else {
+            continue;
+        };
+        if abandoned(&name, |pid| {
+            std::path::Path::new("/proc").join(pid.to_string()).exists()
+        }) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(admin_db.pool())
+            .await;
+        }
+    }
+}
+
+/// Whether `name` is a test database (`cp_test_<pid>_<n>_<nonce>`, all digits) whose process
+/// is not alive.
+fn abandoned(name: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let mut parts = name.strip_prefix("cp_test_").map(|rest| rest.split('_'));
+    let Some(parts) = parts.as_mut() else {
+        return false;
+    };
+    let fields: Vec<&str> = parts.collect();
+    if fields.len() != 3
+        || !fields
+            .iter()
+            .all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    match fields[0].parse::<u32>() {
+        Ok(pid) => pid != std::process::id() && !alive(pid),
+        Err(_) => false,
+    }
 }
 
 /// Both backends, SQLite first.
@@ -180,4 +234,30 @@ pub async fn paid_tables(pool: &sqlx::AnyPool) -> Result<PaidTables, sqlx::Error
         witnesses: count("SELECT COUNT(*) FROM paid_witnesses".into()).await?,
         differing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::abandoned;
+
+    #[test]
+    fn only_test_databases_of_exited_processes_are_abandoned() {
+        let alive = |pid: u32| pid == 42;
+        assert!(abandoned("cp_test_7_0_123456", alive));
+        assert!(!abandoned("cp_test_42_3_99", alive));
+        assert!(!abandoned(
+            &format!("cp_test_{}_0_1", std::process::id()),
+            |_| false
+        ));
+        for name in [
+            "cp_test_7_0",
+            "cp_test_7_0_1_2",
+            "cp_test_x_0_1",
+            "cp_test__0_1",
+            "day1",
+            "cp_test_7_0_1; DROP TABLE x",
+        ] {
+            assert!(!abandoned(name, alive), "{name}");
+        }
+    }
 }
