@@ -7,7 +7,7 @@ use crate::day::{DAY_MS, DAY_START_MS};
 use oracle::registry::Registry;
 use oracle::store::{Store, StoreError};
 use oracle::verifier::{
-    Event, RESUME_WINDOW_MS, VERDICT_BATCH, Verifier, VerifierParams, VerifierStats,
+    Event, RESUME_WINDOW_MS, SpentSeconds, VERDICT_BATCH, Verifier, VerifierParams, VerifierStats,
 };
 use schemas::PublicKey;
 use schemas::clock::Clock;
@@ -42,6 +42,10 @@ pub struct VerifyStats {
     #[serde(default)]
     pub peak_anon_bytes: u64,
     pub stats: VerifierStats,
+    /// Where the verifier's time went: waiting for the backlog's reads and for verdicts to be
+    /// stored, refreshing density and trust (of which evaluating the trust evidence).
+    #[serde(default)]
+    pub spent: SpentSeconds,
     /// SHA-256 over every stored verdict (see [`verdict_digest`]).
     pub verdict_digest: String,
 }
@@ -173,6 +177,7 @@ pub async fn verify_day(
             .with_incremental_trust(false),
     };
     let stats = verifier.stats();
+    let spent = verifier.spent();
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(verifier.run(rx, async {
@@ -186,7 +191,7 @@ pub async fn verify_day(
     let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let printer = {
         let finished = Arc::clone(&finished);
-        let stats = stats.clone();
+        let (stats, spent) = (stats.clone(), spent.clone());
         std::thread::spawn(move || {
             let mut waited = Duration::ZERO;
             let mut peak_anon = 0;
@@ -197,11 +202,16 @@ pub async fn verify_day(
                 if waited >= Duration::from_secs(10) {
                     waited = Duration::ZERO;
                     let s = *stats.borrow();
+                    let t = spent.seconds();
                     eprintln!(
-                        "  verified {} beacons, {} witnesses ({:.0} s)",
+                        "  verified {} beacons, {} witnesses ({:.0} s; waited {:.0} s for reads, \
+                         {:.0} s for stores; refreshing {:.0} s)",
                         s.pocs,
                         s.witness_verdicts,
-                        start.elapsed().as_secs_f64()
+                        start.elapsed().as_secs_f64(),
+                        t.reading_s,
+                        t.storing_s,
+                        t.refreshing_s,
                     );
                 }
             }
@@ -227,6 +237,7 @@ pub async fn verify_day(
         peak_rss_bytes,
         peak_anon_bytes,
         stats,
+        spent: spent.seconds(),
         verdict_digest,
     })
 }

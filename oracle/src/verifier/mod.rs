@@ -17,10 +17,12 @@ pub mod reason;
 mod refresh;
 mod resume;
 mod saving;
+mod spent;
 pub mod state;
 
 pub use params::VerifierParams;
 pub use saving::CHECKPOINT_EVERY_MS;
+pub use spent::{Spent, SpentSeconds};
 
 use crate::density::HexDensityMap;
 use crate::registry::Registry;
@@ -162,6 +164,8 @@ pub struct Verifier {
     created_ms: u64,
     verdict_batch: usize,
     resume_window_ms: u64,
+    /// Where the time goes (waiting for reads and stores, refreshing).
+    spent: Spent,
 }
 
 impl Verifier {
@@ -199,6 +203,7 @@ impl Verifier {
             created_ms,
             verdict_batch: VERDICT_BATCH,
             resume_window_ms: RESUME_WINDOW_MS,
+            spent: Spent::default(),
         }
     }
 
@@ -231,6 +236,12 @@ impl Verifier {
     pub fn with_checkpoint_every(mut self, every_ms: u64) -> Self {
         self.progress.checkpoint_every_ms = every_ms.max(1);
         self
+    }
+
+    /// The runner's time totals: waiting for stored reports and for verdicts to be stored,
+    /// and refreshing density and trust.
+    pub fn spent(&self) -> Spent {
+        self.spent.clone()
     }
 
     /// A receiver of the runner's counters.

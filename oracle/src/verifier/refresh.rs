@@ -1,6 +1,7 @@
 //! Parameters in force per epoch, and the HIP 17 density map and witness-graph trust rebuilt at
 //! every refresh bucket (trust from evidence kept up to date between refreshes).
 
+use super::spent::On;
 use super::{Verifier, governed};
 use crate::density::HexDensityMap;
 use crate::store::StoreError;
@@ -50,6 +51,7 @@ impl Verifier {
         }
         // The refresh reads stored verdicts: store the ones verified so far first.
         self.store_unsaved().await?;
+        let refreshing = std::time::Instant::now();
         let start = bucket * refresh_ms;
         let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
         let mut active: Vec<(PublicKey, u64)> = self.registry.with(|hotspots| {
@@ -79,7 +81,9 @@ impl Verifier {
                 .registry
                 .with(|hotspots| hotspots.iter().map(|(k, info)| (*k, info.owner)).collect());
             let evidence = self.trust_window.evidence();
+            let evaluating = std::time::Instant::now();
             self.trust = trust::evaluate(evidence, |k| owners.get(k).copied(), &self.params.trust);
+            self.spent.add(On::Evaluating, evaluating);
             tracing::debug!(
                 edges = evidence.edge_count(),
                 trusted = self.trust.trusted.len(),
@@ -87,6 +91,7 @@ impl Verifier {
                 "witness-graph trust refreshed"
             );
         }
+        self.spent.add(On::Refreshing, refreshing);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 use super::poc::{Received, WitnessVerdict};
 use super::reason::{Invalid, Side};
+use super::spent::On;
 use super::{Event, Pending, STORE_RETRY, Verifier};
 use crate::store::{ReportKind, Store, StoreError, StoredReport};
 use prost::Message;
@@ -32,7 +33,10 @@ impl Verifier {
         let read = |from_ms| tokio::spawn(read_window(store.clone(), from_ms, window_ms, now));
         let mut ahead = Some(read(progress.verified_before_ms));
         while let Some(task) = ahead.take() {
-            let window = task.await.map_err(|e| StoreError::Task(e.to_string()))??;
+            let waiting = std::time::Instant::now();
+            let window = task.await;
+            self.spent.add(On::Reading, waiting);
+            let window = window.map_err(|e| StoreError::Task(e.to_string()))??;
             let Some(window) = window else { break };
             let last = window.to == u64::MAX;
             if !last {
@@ -58,10 +62,14 @@ impl Verifier {
                 tokio::time::sleep(STORE_RETRY).await;
             }
             if (resumed.0 + resumed.1) > 0 && window.from / 3_600_000 != window.to / 3_600_000 {
+                let spent = self.spent.seconds();
                 tracing::info!(
                     beacons = resumed.0,
                     witnesses = resumed.1,
                     up_to_ms = window.to,
+                    waited_for_reads_s = spent.reading_s,
+                    waited_for_stores_s = spent.storing_s,
+                    refreshing_s = spent.refreshing_s,
                     "resuming verification of stored reports"
                 );
             }
@@ -71,9 +79,13 @@ impl Verifier {
         // frontier on ([`Event::Frontier`]).
         self.progress.frontier_ms = self.progress.frontier_ms.max(self.created_ms);
         if resumed != (0, 0) {
+            let spent = self.spent.seconds();
             tracing::info!(
                 beacons = resumed.0,
                 witnesses = resumed.1,
+                waited_for_reads_s = spent.reading_s,
+                waited_for_stores_s = spent.storing_s,
+                refreshing_s = spent.refreshing_s,
                 "stored reports read back for verification"
             );
         }

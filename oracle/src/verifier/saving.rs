@@ -211,7 +211,10 @@ impl Verifier {
         else {
             return Ok(());
         };
-        let (batch, result) = match task.await {
+        let waiting = std::time::Instant::now();
+        let joined = task.await;
+        self.spent.add(super::spent::On::Storing, waiting);
+        let (batch, result) = match joined {
             Ok(done) => done,
             Err(e) => (Vec::new(), Err(StoreError::Task(e.to_string()))),
         };
