@@ -26,6 +26,13 @@ enum Command {
         /// `default` or `helium`.
         #[arg(long, default_value = "default")]
         ruleset: oracle::verifier::params::Ruleset,
+        /// Proofs of coverage per batch of stored verdicts.
+        #[arg(long, default_value_t = oracle::verifier::VERDICT_BATCH)]
+        verdict_batch: usize,
+        /// Batches of verdicts stored at once (1: the verifier waits for each batch before it
+        /// hands over the next).
+        #[arg(long, default_value_t = oracle::verifier::STORES_IN_FLIGHT)]
+        stores_in_flight: usize,
     },
     /// Computes the synthetic day's epoch rewards from a verified database (started by `all`):
     /// prints its result as JSON.
@@ -97,11 +104,17 @@ async fn main() -> anyhow::Result<()> {
         Command::VerifyDay {
             database_url,
             ruleset,
+            verdict_batch,
+            stores_in_flight,
         } => {
             let params = oracle::verifier::VerifierParams::for_ruleset(ruleset);
-            let result =
-                bench::verify::verify_day(&database_url, params, bench::verify::Paths::Optimised)
-                    .await?;
+            let result = bench::verify::verify_day_with(
+                &database_url,
+                params,
+                verdict_batch,
+                stores_in_flight,
+            )
+            .await?;
             println!("{}", serde_json::to_string(&result)?);
         }
         Command::RewardsEpoch { database_url } => {

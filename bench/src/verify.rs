@@ -7,7 +7,8 @@ use crate::day::{DAY_MS, DAY_START_MS};
 use oracle::registry::Registry;
 use oracle::store::{Store, StoreError};
 use oracle::verifier::{
-    Event, RESUME_WINDOW_MS, SpentSeconds, VERDICT_BATCH, Verifier, VerifierParams, VerifierStats,
+    Event, RESUME_WINDOW_MS, STORES_IN_FLIGHT, SpentSeconds, VERDICT_BATCH, Verifier,
+    VerifierParams, VerifierStats,
 };
 use schemas::PublicKey;
 use schemas::clock::Clock;
@@ -111,13 +112,13 @@ pub fn anchors(registry: &Registry, share: f64) -> Vec<PublicKey> {
 /// Which verifier paths [`verify_day`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paths {
-    /// Verdicts stored in batches of [`VERDICT_BATCH`], the backlog read in windows of
-    /// [`RESUME_WINDOW_MS`], trust evidence kept up to date between refreshes (what the oracle
-    /// does).
+    /// Verdicts stored in batches of [`VERDICT_BATCH`], up to [`STORES_IN_FLIGHT`] at once,
+    /// the backlog read in windows of [`RESUME_WINDOW_MS`], trust evidence kept up to date
+    /// between refreshes (what the oracle does).
     Optimised,
-    /// One transaction per proof of coverage, the whole backlog read at once and the whole
-    /// trust window read at every refresh: the paths before the optimisations, kept to show
-    /// they store the same verdicts.
+    /// One transaction per proof of coverage, one at a time, the whole backlog read at once
+    /// and the whole trust window read at every refresh: the paths before the optimisations,
+    /// kept to show they store the same verdicts.
     Before,
 }
 
@@ -161,21 +162,49 @@ pub async fn verify_day(
     params: VerifierParams,
     paths: Paths,
 ) -> Result<VerifyStats, VerifyError> {
+    verify(url, params, |verifier| match paths {
+        Paths::Optimised => verifier
+            .with_verdict_batch(VERDICT_BATCH)
+            .with_stores_in_flight(STORES_IN_FLIGHT)
+            .with_resume_window(RESUME_WINDOW_MS),
+        Paths::Before => verifier
+            .with_verdict_batch(1)
+            .with_stores_in_flight(1)
+            .with_resume_window(u64::MAX)
+            .with_incremental_trust(false),
+    })
+    .await
+}
+
+/// [`verify_day`] on the oracle's paths with verdicts stored `verdict_batch` proofs of coverage
+/// at a time, at most `stores_in_flight` batches at once (with a small `verdict_batch`, a small
+/// day keeps several batches being stored at once).
+pub async fn verify_day_with(
+    url: &str,
+    params: VerifierParams,
+    verdict_batch: usize,
+    stores_in_flight: usize,
+) -> Result<VerifyStats, VerifyError> {
+    verify(url, params, |verifier| {
+        verifier
+            .with_verdict_batch(verdict_batch)
+            .with_stores_in_flight(stores_in_flight)
+            .with_resume_window(RESUME_WINDOW_MS)
+    })
+    .await
+}
+
+async fn verify(
+    url: &str,
+    params: VerifierParams,
+    configure: impl FnOnce(Verifier) -> Verifier,
+) -> Result<VerifyStats, VerifyError> {
     let start = Instant::now();
     let store = Store::new(db::Db::connect(url).await?);
     let registry = Registry::load(&store).await?;
     let params = anchored(params, &registry);
     let clock = Arc::new(FixedClock(DAY_START_MS + DAY_MS + 3_600_000));
-    let verifier = Verifier::new(store.clone(), registry, params, clock);
-    let verifier = match paths {
-        Paths::Optimised => verifier
-            .with_verdict_batch(VERDICT_BATCH)
-            .with_resume_window(RESUME_WINDOW_MS),
-        Paths::Before => verifier
-            .with_verdict_batch(1)
-            .with_resume_window(u64::MAX)
-            .with_incremental_trust(false),
-    };
+    let verifier = configure(Verifier::new(store.clone(), registry, params, clock));
     let stats = verifier.stats();
     let spent = verifier.spent();
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();

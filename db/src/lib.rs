@@ -107,8 +107,11 @@ impl Db {
         let postgres = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(
+                // The verifier writes up to three verdict batches at once, each on its own
+                // connection, and each waits for the one before to commit: a batch must never
+                // wait for a connection held by a later one.
                 sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_lazy(&url)
                     .map_err(|source| DbError::Connect {

@@ -15,7 +15,9 @@ mod reports;
 mod verdict_rows;
 mod verdicts;
 
-pub use verdicts::{BatchProgress, Checkpoint, Inserted, PocRow, Progress};
+pub use verdicts::{
+    BatchProgress, Checkpoint, CommitOrder, CommitTurn, Inserted, PocRow, Progress,
+};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,10 @@ pub enum StoreError {
     /// transaction was not committed.
     #[error("storing task failed: {0}")]
     Task(String),
+    /// A batch of verdicts verified before this one was not stored, so this one was not
+    /// either (batches commit in order: `CommitTurn`).
+    #[error("an earlier batch of verdicts was not stored")]
+    EarlierBatch,
 }
 
 /// An onboarded hotspot and its location assertion in force.

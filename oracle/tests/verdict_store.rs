@@ -1,8 +1,11 @@
 //! Verdict storage on both databases (migration 0009): the hotspot state restored from a
 //! checkpoint plus the verdicts stored after it, reports without a verdict found by their
-//! verdict's key, and the verifier's progress.
+//! verdict's key, the verifier's progress, and batches committing in the order they were
+//! verified.
 
-use oracle::store::{BatchProgress, Checkpoint, NewReport, PocRow, ReportKind, Store};
+use oracle::store::{
+    BatchProgress, Checkpoint, CommitOrder, NewReport, PocRow, ReportKind, Store, StoreError,
+};
 use oracle::verifier::params::Checks;
 use oracle::verifier::poc::{PocVerdict, WitnessVerdict};
 use oracle::verifier::reason::{Invalid, Side};
@@ -227,6 +230,88 @@ async fn a_report_is_unverified_until_its_verdict_is_stored_and_progress_only_mo
         let progress = store.progress().await.expect("progress");
         assert_eq!(
             progress.verified_before_ms, pocs[5].received_ms,
+            "{}",
+            test.name
+        );
+    }
+}
+
+fn rows(range: std::ops::Range<u64>) -> Vec<PocRow> {
+    range.map(|i| (poc(i), BeaconEffects::default())).collect()
+}
+
+fn stored_until(rows: &[PocRow]) -> BatchProgress {
+    BatchProgress {
+        verified_before_ms: rows[rows.len() - 1].0.received_ms + 1,
+        checkpoint: None,
+    }
+}
+
+async fn stored_pocs(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pocs")
+        .fetch_one(store.db().pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_commit_in_their_turn_and_not_after_a_batch_that_failed() {
+    for test in db::test_support::both().await.expect("databases") {
+        let store = Store::new(test.db.clone());
+        let (first, second, third) = (rows(0..4), rows(4..8), rows(8..12));
+        let mut order = CommitOrder::default();
+        let mut first_turn = order.next_turn();
+        let mut second_turn = order.next_turn();
+        // The second batch is handed over first: it must wait for the first to commit.
+        let later = {
+            let (store, second) = (store.clone(), second.clone());
+            tokio::spawn(async move {
+                let inserted = store
+                    .save_pocs_in_turn(&second, &stored_until(&second), &mut second_turn)
+                    .await;
+                if inserted.is_ok() {
+                    second_turn.committed();
+                }
+                inserted
+            })
+        };
+        let mut later = std::pin::pin!(later);
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(300), later.as_mut()).await;
+        assert!(waited.is_err(), "{}: committed out of turn", test.name);
+        assert_eq!(stored_pocs(&store).await, 0, "{}", test.name);
+        let inserted = store
+            .save_pocs_in_turn(&first, &stored_until(&first), &mut first_turn)
+            .await
+            .expect("first batch");
+        assert_eq!(inserted.pocs, 4, "{}", test.name);
+        first_turn.committed();
+        let inserted = later.await.expect("task").expect("second batch");
+        assert_eq!(inserted.pocs, 4, "{}", test.name);
+        let progress = store.progress().await.expect("progress");
+        assert_eq!(
+            progress.verified_before_ms,
+            stored_until(&second).verified_before_ms,
+            "{}",
+            test.name
+        );
+        // A batch whose turn comes after one that never committed is not stored, and the
+        // progress stays where the stored batches left it.
+        let failed = order.next_turn();
+        let mut after_failed = order.next_turn();
+        drop(failed);
+        let refused = store
+            .save_pocs_in_turn(&third, &stored_until(&third), &mut after_failed)
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::EarlierBatch)),
+            "{}: {refused:?}",
+            test.name
+        );
+        assert_eq!(stored_pocs(&store).await, 8, "{}", test.name);
+        assert_eq!(
+            store.progress().await.expect("progress"),
+            progress,
             "{}",
             test.name
         );

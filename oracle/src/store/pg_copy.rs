@@ -7,7 +7,7 @@
 //! the caller stores it again with the `INSERT ... ON CONFLICT DO NOTHING` path.
 
 use super::StoreError;
-use super::verdicts::{BatchProgress, Inserted, PocRow, reason_columns, witness_side};
+use super::verdicts::{BatchProgress, CommitTurn, Inserted, PocRow, reason_columns, witness_side};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use db::verdict_minute;
 use sqlx::PgConnection;
@@ -112,18 +112,27 @@ impl From<sqlx::Error> for CopyError {
     }
 }
 
-/// Stores the verdicts of `pocs` with two `COPY`s and the progress, in one transaction.
+/// Stores the verdicts of `pocs` with two `COPY`s and the progress, in one transaction. The
+/// rows are written at once; the progress (and the commit) wait for `turn`, so batches written
+/// on several connections commit in order. Nothing but the progress row is locked by two
+/// batches, and a batch takes that lock only in its turn: a batch never waits for a lock held by
+/// a later one.
 pub(super) async fn save_pocs(
     pool: &sqlx::PgPool,
     pocs: &[PocRow],
     progress: &BatchProgress,
     earliest_ms: Option<u64>,
+    turn: &mut CommitTurn,
 ) -> Result<Inserted, CopyError> {
     let mut tx = pool.begin().await?;
+    // A batch waits for the one before it outside PostgreSQL, where no deadlock is detected: a
+    // lock held by a later batch (it never should be) ends in an error, not in a wait forever.
+    sqlx::query(LOCK_TIMEOUT).execute(&mut *tx).await?;
     let inserted = Inserted {
         pocs: copy(&mut tx, POCS_COPY, poc_rows(pocs)).await?,
         witnesses: copy(&mut tx, WITNESSES_COPY, witness_rows(pocs)).await?,
     };
+    turn.wait().await.map_err(CopyError::Store)?;
     super::pg_progress::advance(&mut tx, progress, earliest_ms)
         .await
         .map_err(CopyError::Store)?;
@@ -140,6 +149,8 @@ async fn copy(conn: &mut PgConnection, statement: &str, rows: CopyRows) -> Resul
     copy.send(data).await?;
     Ok(copy.finish().await?)
 }
+
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '60s'";
 
 const POCS_COPY: &str = "COPY pocs (minute, beaconer_key, beacon_id, epoch, received_ms, valid, reason, measured, \
      threshold, detail, location, hex_scale_e4, reward_units_e4, witness_reports, valid_witnesses, selected_witnesses, \

@@ -68,6 +68,58 @@ impl std::ops::Add for Inserted {
 /// set.
 pub type PocRow = (PocVerdict, BeaconEffects);
 
+/// Batches of verdicts commit in the order they were verified, even when several are written at
+/// once: each batch records the verifier's progress, which must never claim verdicts a batch
+/// before it failed to store. A batch's [`CommitTurn`] is its place in that order: it waits for
+/// the batch before it ([`CommitTurn::wait`]) before it records any progress, and tells the
+/// batch after it when it has committed ([`CommitTurn::committed`]).
+#[derive(Debug)]
+pub struct CommitTurn {
+    /// Answered when the batch before commits; dropped unanswered when it does not. `None`:
+    /// waited already (or nothing before).
+    before: Option<tokio::sync::oneshot::Receiver<()>>,
+    before_failed: bool,
+    mine: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The commit of the last batch handed out a [`CommitTurn`]: the next batch waits for it.
+#[derive(Debug, Default)]
+pub struct CommitOrder {
+    last: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl CommitOrder {
+    /// The turn of the next batch: after every batch handed a turn before it.
+    pub fn next_turn(&mut self) -> CommitTurn {
+        let (mine, next) = tokio::sync::oneshot::channel();
+        CommitTurn {
+            before: self.last.replace(next),
+            before_failed: false,
+            mine,
+        }
+    }
+}
+
+impl CommitTurn {
+    /// Waits until the batch before has committed; [`StoreError::EarlierBatch`] when it did not
+    /// (this batch must not commit either).
+    pub async fn wait(&mut self) -> Result<(), StoreError> {
+        if let Some(before) = self.before.take() {
+            self.before_failed = before.await.is_err();
+        }
+        if self.before_failed {
+            return Err(StoreError::EarlierBatch);
+        }
+        Ok(())
+    }
+
+    /// This batch committed: the next may.
+    pub fn committed(self) {
+        // The next batch may be gone already (undone after a failure): nothing waits then.
+        let _ = self.mine.send(());
+    }
+}
+
 /// Reason, measured value, threshold and description of a verdict.
 ///
 /// The float columns are never bound as NULL: sqlx 0.9's `Any` driver binds a NULL `f64` as a
@@ -162,8 +214,24 @@ impl Store {
         pocs: &[PocRow],
         progress: &BatchProgress,
     ) -> Result<Inserted, StoreError> {
+        let mut turn = CommitOrder::default().next_turn();
+        let inserted = self.save_pocs_in_turn(pocs, progress, &mut turn).await?;
+        turn.committed();
+        Ok(inserted)
+    }
+
+    /// [`Store::save_pocs`] once the batches before it in `turn`'s order have committed: on
+    /// PostgreSQL the rows are written meanwhile (on this batch's own connection) and only the
+    /// progress and the commit wait; SQLite has one writer, so the whole batch waits. The
+    /// caller calls [`CommitTurn::committed`] when this returns `Ok`.
+    pub async fn save_pocs_in_turn(
+        &self,
+        pocs: &[PocRow],
+        progress: &BatchProgress,
+        turn: &mut CommitTurn,
+    ) -> Result<Inserted, StoreError> {
         if let Some(pg) = self.db.postgres() {
-            match pg_copy::save_pocs(pg, pocs, progress, earliest_effect(pocs)).await {
+            match pg_copy::save_pocs(pg, pocs, progress, earliest_effect(pocs), turn).await {
                 Ok(inserted) => return Ok(inserted),
                 Err(CopyError::Store(e)) => return Err(e),
                 Err(CopyError::Duplicate) => {
@@ -174,6 +242,7 @@ impl Store {
                 }
             }
         }
+        turn.wait().await?;
         let (_turn, mut tx) = self.begin_write().await?;
         let inserted = verdict_rows::insert_pocs(&mut tx, pocs).await?;
         advance(&mut tx, progress, earliest_effect(pocs)).await?;

@@ -21,7 +21,7 @@ mod spent;
 pub mod state;
 
 pub use params::VerifierParams;
-pub use saving::CHECKPOINT_EVERY_MS;
+pub use saving::{CHECKPOINT_EVERY_MS, STORES_IN_FLIGHT};
 pub use spent::{Spent, SpentSeconds};
 
 use crate::density::HexDensityMap;
@@ -156,8 +156,12 @@ pub struct Verifier {
     stats: VerifierStats,
     stats_tx: tokio::sync::watch::Sender<VerifierStats>,
     unsaved: Unsaved,
-    /// The batch being stored while the next is verified.
-    in_flight: Option<InFlight>,
+    /// The batches being stored while the next is verified, oldest first.
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// At most this many batches are stored at once.
+    stores_in_flight: usize,
+    /// The order the batches being stored commit in.
+    commit_order: crate::store::CommitOrder,
     /// What is recorded with the verdicts (`verifier_progress`, the state checkpoint).
     progress: saving::Progress,
     /// The clock when this verifier was created (before ingest started).
@@ -198,7 +202,9 @@ impl Verifier {
             stats: VerifierStats::default(),
             stats_tx: tokio::sync::watch::channel(VerifierStats::default()).0,
             unsaved: Unsaved::default(),
-            in_flight: None,
+            in_flight: std::collections::VecDeque::new(),
+            stores_in_flight: saving::STORES_IN_FLIGHT,
+            commit_order: crate::store::CommitOrder::default(),
             progress: saving::Progress::default(),
             created_ms,
             verdict_batch: VERDICT_BATCH,
@@ -212,6 +218,14 @@ impl Verifier {
     /// batching (kept to compare the two).
     pub fn with_verdict_batch(mut self, batch: usize) -> Self {
         self.verdict_batch = batch.max(1);
+        self
+    }
+
+    /// Stores at most `batches` batches of verdicts at once (default
+    /// [`STORES_IN_FLIGHT`]); 1 waits for each batch before the next is handed over,
+    /// the path before (kept to compare the two).
+    pub fn with_stores_in_flight(mut self, batches: usize) -> Self {
+        self.stores_in_flight = batches.max(1);
         self
     }
 

@@ -6,17 +6,22 @@ use super::poc::PocVerdict;
 use super::state::{BeaconEffects, HotspotState, StateBook};
 use super::{Closed, Pending, Verifier, VerifierStats};
 use crate::store::{
-    BatchProgress, Checkpoint, Inserted, PocRow, Progress as StoredProgress, StoreError,
+    BatchProgress, Checkpoint, CommitOrder, Inserted, PocRow, Progress as StoredProgress,
+    StoreError,
 };
 use crate::trust;
 use schemas::PublicKey;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Receive time between two checkpoints of the hotspot state (default). A restart folds in the
 /// verdicts stored since the last one (at most this much receive time, plus what was pending),
 /// and each checkpoint writes every hotspot changed since the last (at Helium's peak, nearly
 /// all of them: ~1 M rows).
 pub const CHECKPOINT_EVERY_MS: u64 = 6 * 3600 * 1000;
+/// Batches of verdicts being stored at once (default): the verifier goes on while they are
+/// written, each on its own connection on PostgreSQL, and they commit in order.
+pub const STORES_IN_FLIGHT: usize = 3;
 /// Batches between two exact computations of the earliest pending receive time (reports only
 /// arrive at or after the frontier, so an older value stays a valid lower bound meanwhile).
 const PENDING_MIN_EVERY: u32 = 32;
@@ -35,14 +40,12 @@ pub(super) struct Unsaved {
     pub(super) counted: VerifierStats,
 }
 
-/// What the storing task hands back.
-type Stored = (Batch, Result<Inserted, StoreError>);
-
-/// A batch of verdicts being stored; `unsaved` holds what undoes it (its verdicts are in the
-/// task), `dirty_before` the hotspots changed since the last checkpoint when this batch
+/// A batch of verdicts being stored; `unsaved` holds what undoes it (its verdicts are in
+/// `batch`), `dirty_before` the hotspots changed since the last checkpoint when this batch
 /// carries a new one.
 pub(super) struct InFlight {
-    task: tokio::task::JoinHandle<Stored>,
+    task: tokio::task::JoinHandle<Result<Inserted, StoreError>>,
+    batch: Arc<Batch>,
     unsaved: Unsaved,
     verified_before_ms: u64,
     dirty_before: Option<StateBook>,
@@ -121,33 +124,51 @@ impl Verifier {
             .min(progress.frontier_ms)
     }
 
-    /// Stores every verified, unsaved proof of coverage, after the batch being stored (if
-    /// any), and waits until both are stored. When storing fails, the effects on memory of
+    /// Stores every verified, unsaved proof of coverage, after the batches being stored (if
+    /// any), and waits until all are stored. When storing fails, the effects on memory of
     /// every proof of coverage not stored are undone and they are pending again.
     pub(super) async fn store_unsaved(&mut self) -> Result<(), StoreError> {
         self.store_unsaved_behind().await?;
         self.finish_in_flight().await
     }
 
-    /// Waits for the batch being stored (if any), then starts storing the verified, unsaved
-    /// proofs of coverage in the background (one transaction; with a verdict batch of 1, one
-    /// per proof of coverage), so the next batch is verified while this one is written. One
-    /// batch at most is in flight, so batches are stored in the order they were verified.
+    /// Starts storing the verified, unsaved proofs of coverage in the background (one
+    /// transaction; with a verdict batch of 1, one per proof of coverage), so the next batch is
+    /// verified while this one is written, first waiting for the oldest batch being stored
+    /// when `stores_in_flight` are. Batches commit in the order they were verified
+    /// ([`CommitOrder`]), so the stored progress never runs ahead of the stored verdicts.
     pub(super) async fn store_unsaved_behind(&mut self) -> Result<(), StoreError> {
-        self.finish_in_flight().await?;
+        while self.in_flight.len() >= self.stores_in_flight {
+            self.finish_oldest().await?;
+        }
         if self.unsaved.verdicts.is_empty() {
             return Ok(());
         }
         let mut unsaved = std::mem::take(&mut self.unsaved);
-        let batch = std::mem::take(&mut unsaved.verdicts);
+        let batch = Arc::new(std::mem::take(&mut unsaved.verdicts));
         let verified_before_ms = self.verified_before();
-        let due = self.progress.checkpoint_ms.is_none_or(|last| {
+        // The last checkpoint, stored or on its way.
+        let last_checkpoint = self
+            .in_flight
+            .iter()
+            .rev()
+            .find(|f| f.dirty_before.is_some())
+            .map(|f| f.verified_before_ms)
+            .or(self.progress.checkpoint_ms);
+        let due = last_checkpoint.is_none_or(|last| {
             verified_before_ms >= last.saturating_add(self.progress.checkpoint_every_ms)
         });
         let (progress, dirty_before) = if due {
-            let before = self.progress.dirty.clone();
-            let mut states = std::mem::take(&mut self.progress.dirty);
-            for (verdict, effects) in &batch {
+            // Changes since the last checkpoint: those stored, those being stored (they commit
+            // before this batch) and this batch's.
+            let before = std::mem::take(&mut self.progress.dirty);
+            let mut states = before.clone();
+            for (verdict, effects) in self
+                .in_flight
+                .iter()
+                .flat_map(|f| f.batch.iter())
+                .chain(batch.iter())
+            {
                 fold(&mut states, verdict, *effects);
             }
             let mut states: Vec<_> = states.into_iter().collect();
@@ -170,27 +191,27 @@ impl Verifier {
         };
         let store = self.store.clone();
         let one_by_one = self.verdict_batch <= 1;
+        let mut turn = self.commit_order.next_turn();
+        let pocs = Arc::clone(&batch);
         let task = tokio::spawn(async move {
             let result = if one_by_one {
+                turn.wait().await?;
                 let mut all = Inserted::default();
-                let mut failed = None;
-                for poc in &batch {
-                    match store.save_poc(poc, &progress).await {
-                        Ok(one) => all = all + one,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+                for poc in pocs.iter() {
+                    all = all + store.save_poc(poc, &progress).await?;
                 }
-                failed.map_or(Ok(all), Err)
+                Ok(all)
             } else {
-                store.save_pocs(&batch, &progress).await
+                store.save_pocs_in_turn(&pocs, &progress, &mut turn).await
             };
-            (batch, result)
+            if result.is_ok() {
+                turn.committed();
+            }
+            result
         });
-        self.in_flight = Some(InFlight {
+        self.in_flight.push_back(InFlight {
             task,
+            batch,
             unsaved,
             verified_before_ms,
             dirty_before,
@@ -198,51 +219,68 @@ impl Verifier {
         Ok(())
     }
 
-    /// Waits for the batch being stored. When it failed, the unsaved proofs of coverage
-    /// verified after it are undone too (they were judged on its hotspot states), newest
-    /// first, and all are pending again.
+    /// Waits for every batch being stored, oldest first.
     pub(super) async fn finish_in_flight(&mut self) -> Result<(), StoreError> {
-        let Some(InFlight {
-            task,
-            mut unsaved,
-            verified_before_ms,
-            dirty_before,
-        }) = self.in_flight.take()
-        else {
+        while !self.in_flight.is_empty() {
+            self.finish_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest batch being stored. When it failed, the batches after it failed
+    /// too (they commit only after it), and they and the unsaved proofs of coverage verified
+    /// after them (judged on its hotspot states) are undone, newest first, and all are pending
+    /// again.
+    async fn finish_oldest(&mut self) -> Result<(), StoreError> {
+        let Some(mut oldest) = self.in_flight.pop_front() else {
             return Ok(());
         };
         let waiting = std::time::Instant::now();
-        let joined = task.await;
+        let result = join(&mut oldest.task).await;
         self.spent.add(super::spent::On::Storing, waiting);
-        let (batch, result) = match joined {
-            Ok(done) => done,
-            Err(e) => (Vec::new(), Err(StoreError::Task(e.to_string()))),
-        };
         match result {
             Ok(inserted) => {
-                self.count_in_trust_window(&batch, inserted);
-                if dirty_before.is_some() {
-                    self.progress.checkpoint_ms = Some(verified_before_ms);
+                self.count_in_trust_window(&oldest.batch, inserted);
+                if oldest.dirty_before.is_some() {
+                    self.progress.checkpoint_ms = Some(oldest.verified_before_ms);
                 } else {
-                    for (verdict, effects) in &batch {
+                    for (verdict, effects) in oldest.batch.iter() {
                         fold(&mut self.progress.dirty, verdict, *effects);
                     }
                 }
-                self.progress.stored_ms = self.progress.stored_ms.max(verified_before_ms);
+                self.progress.stored_ms = self.progress.stored_ms.max(oldest.verified_before_ms);
                 // Progress for long catch-ups (a restart with many stored reports).
                 self.stats_tx.send_replace(self.stored_stats());
                 Ok(())
             }
             Err(e) => {
-                if let Some(before) = dirty_before {
-                    self.progress.dirty = before;
+                let mut failed = vec![oldest];
+                while let Some(mut newer) = self.in_flight.pop_front() {
+                    // Rolled back by now or soon: it waits for the batch before to commit.
+                    if let Ok(inserted) = join(&mut newer.task).await {
+                        tracing::error!(
+                            ?inserted,
+                            "a batch of verdicts was stored after one before it failed"
+                        );
+                    }
+                    failed.push(newer);
                 }
-                let newer = std::mem::take(&mut self.unsaved);
-                if !newer.pendings.is_empty() {
-                    self.undo(newer);
+                self.commit_order = CommitOrder::default();
+                // The changes since the last stored checkpoint are what they were before any
+                // checkpoint that failed, plus those of the batches stored since (folded in
+                // as they were stored).
+                for before in failed.iter_mut().filter_map(|f| f.dirty_before.take()) {
+                    for (key, state) in before {
+                        self.progress.dirty.entry(key).or_default().merge(&state);
+                    }
                 }
-                unsaved.verdicts = batch;
-                self.undo(unsaved);
+                let newest = std::mem::take(&mut self.unsaved);
+                if !newest.pendings.is_empty() {
+                    self.undo(newest);
+                }
+                for batch in failed.into_iter().rev() {
+                    self.undo(batch.unsaved);
+                }
                 Err(e)
             }
         }
@@ -251,7 +289,7 @@ impl Verifier {
     /// Stores `verified_before_ms` on its own when nothing is being stored and it moved on by
     /// a minute or more (an idle oracle, or the end of a flush).
     pub(super) async fn save_progress_when_idle(&mut self) -> Result<(), StoreError> {
-        if self.in_flight.is_some() || !self.unsaved.verdicts.is_empty() {
+        if !self.in_flight.is_empty() || !self.unsaved.verdicts.is_empty() {
             return Ok(());
         }
         self.progress.forget_pending_min();
@@ -334,13 +372,21 @@ impl Verifier {
 
     /// The counters of what is stored: without the batch in flight and the unsaved verdicts.
     pub(super) fn stored_stats(&self) -> VerifierStats {
-        let in_flight = self
-            .in_flight
-            .as_ref()
-            .map(|f| f.unsaved.counted)
-            .unwrap_or_default();
-        self.stats.minus(&self.unsaved.counted).minus(&in_flight)
+        self.in_flight
+            .iter()
+            .fold(self.stats.minus(&self.unsaved.counted), |stats, f| {
+                stats.minus(&f.unsaved.counted)
+            })
     }
+}
+
+/// What a storing task answered; a task that ended without an answer (it panicked or was
+/// cancelled) did not commit.
+async fn join(
+    task: &mut tokio::task::JoinHandle<Result<Inserted, StoreError>>,
+) -> Result<Inserted, StoreError> {
+    task.await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
 }
 
 /// Folds a stored verdict's effects into `book` (the same as [`super::state::apply`] with the effects
