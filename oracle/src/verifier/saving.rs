@@ -138,6 +138,7 @@ impl Verifier {
     /// when `stores_in_flight` are. Batches commit in the order they were verified
     /// ([`CommitOrder`]), so the stored progress never runs ahead of the stored verdicts.
     pub(super) async fn store_unsaved_behind(&mut self) -> Result<(), StoreError> {
+        self.take_in_stored().await?;
         while self.in_flight.len() >= self.stores_in_flight {
             self.finish_oldest().await?;
         }
@@ -216,6 +217,16 @@ impl Verifier {
             verified_before_ms,
             dirty_before,
         });
+        Ok(())
+    }
+
+    /// Takes in the batches whose storing has ended, oldest first, without waiting for the
+    /// others: on a quiet oracle the last batch would otherwise stay in flight, its verdicts
+    /// stored but not counted, until more are verified.
+    async fn take_in_stored(&mut self) -> Result<(), StoreError> {
+        while self.in_flight.front().is_some_and(|f| f.task.is_finished()) {
+            self.finish_oldest().await?;
+        }
         Ok(())
     }
 
