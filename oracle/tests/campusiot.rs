@@ -9,10 +9,9 @@ use oracle::physics::radio::{
 };
 use schemas::proto::DataRate;
 
-const CAMPUSIOT_CSV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/radio/campusiot-receptions.csv"
-);
+fn campusiot_csv() -> std::path::PathBuf {
+    manifest_dir().join("../../shared/data/radio/campusiot-receptions.csv")
+}
 /// Assumed device EIRP: the EU868 limit for these channels (16 dBm) into the device antenna;
 /// hotspot receive gain taken as 0 dBi. Neither is recorded in the dataset.
 const ASSUMED_EIRP_DBM: f64 = 16.0;
@@ -33,7 +32,7 @@ fn datarate(spreading: &str) -> DataRate {
 
 /// The rows with a line-of-sight distance and free-space loss.
 fn rows() -> Vec<Row> {
-    let mut reader = csv::Reader::from_path(CAMPUSIOT_CSV).expect("open campusiot csv");
+    let mut reader = csv::Reader::from_path(campusiot_csv()).expect("open campusiot csv");
     let header = reader.headers().expect("header").clone();
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     let (dev, fcnt, los, fspl) = (
@@ -185,4 +184,12 @@ fn tx_power_consistency_accepts_real_uplinks() {
     );
     assert!(judged > 500);
     assert!(inconsistent * 100 <= judged, "{inconsistent} of {judged}");
+}
+
+/// This package's directory, read when the test runs (`cargo test` sets it): a test binary
+/// reused from a target directory shared by clones at other paths would otherwise carry the
+/// path it was built at.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -13,7 +13,9 @@ use schemas::proto::{
 use schemas::sign::{Signable, SingleSigned, signing_bytes};
 use std::collections::BTreeMap;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden_vectors.json");
+fn golden() -> std::path::PathBuf {
+    manifest_dir().join("tests/golden_vectors.json")
+}
 
 fn hotspot() -> Keypair {
     Keypair::from_seed([0x11; 32])
@@ -100,9 +102,10 @@ fn vectors() -> BTreeMap<&'static str, BTreeMap<&'static str, String>> {
 fn golden_vectors_match() {
     let current = serde_json::to_string_pretty(&vectors()).expect("json") + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN, &current).expect("write golden file");
+        std::fs::write(golden(), &current).expect("write golden file");
     }
-    let pinned = std::fs::read_to_string(GOLDEN).expect("golden file (UPDATE_GOLDEN=1 creates it)");
+    let pinned =
+        std::fs::read_to_string(golden()).expect("golden file (UPDATE_GOLDEN=1 creates it)");
     assert_eq!(
         current, pinned,
         "wire bytes drifted from tests/golden_vectors.json"
@@ -128,4 +131,12 @@ fn golden_messages_verify_and_decode() {
     // Signing bytes start with the domain tag and a zero byte.
     let bytes = hex::decode(&v["beacon_report"]["signing_bytes"]).expect("hex");
     assert!(bytes.starts_with(b"coverage-proof/v1/BeaconReport\0"));
+}
+
+/// This package's directory, read when the test runs (`cargo test` sets it): a test binary
+/// reused from a target directory shared by clones at other paths would otherwise carry the
+/// path it was built at.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

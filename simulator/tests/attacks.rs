@@ -112,7 +112,7 @@ impl Outcome {
 }
 
 fn load(name: &str, ruleset: &str) -> ResolvedScenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = manifest_dir()
         .join("scenarios/attacks")
         .join(format!("{name}.toml"));
     let mut scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -301,4 +301,12 @@ async fn attacks_under_both_rulesets() {
     for outcome in &outcomes {
         assert_current_guarantees(outcome);
     }
+}
+
+/// This package's directory, read when the test runs (`cargo test` sets it): a test binary
+/// reused from a target directory shared by clones at other paths would otherwise carry the
+/// path it was built at.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -10,10 +10,9 @@ use simulator::radio_model::{
     haversine_m, link_shadowing_db, time_of_flight_ns,
 };
 
-const CAMPUSIOT_CSV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/radio/campusiot-receptions.csv"
-);
+fn campusiot_csv() -> std::path::PathBuf {
+    manifest_dir().join("../../shared/data/radio/campusiot-receptions.csv")
+}
 /// Assumed device EIRP: the EU868 default of 14 dBm into a 0 dBi antenna (not recorded in the
 /// dataset). Hotspot antenna gain is also taken as 0 dBi.
 const ASSUMED_EIRP_DBM: f64 = 14.0;
@@ -33,7 +32,7 @@ struct Sample {
 /// Rows of the CampusIoT dataset with a line-of-sight distance and free-space loss (the
 /// 11,744 fixed-device receptions; mobile devices have no altitude and no LOS distance).
 fn campusiot_samples() -> Vec<Sample> {
-    let mut reader = csv::Reader::from_path(CAMPUSIOT_CSV).expect("open campusiot csv");
+    let mut reader = csv::Reader::from_path(campusiot_csv()).expect("open campusiot csv");
     let header = reader.headers().expect("header").clone();
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     let (dev, hotspot, dist, los) = (
@@ -362,4 +361,12 @@ fn geometry_helpers() {
     let params = RadioParams::default();
     assert!((params.mean_path_loss_db(0.1, 868_100_000) - 31.22).abs() < 0.01);
     assert!((params.sensitivity_dbm(12, 125_000) - -137.03).abs() < 0.01);
+}
+
+/// This package's directory, read when the test runs (`cargo test` sets it): a test binary
+/// reused from a target directory shared by clones at other paths would otherwise carry the
+/// path it was built at.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -1,20 +1,21 @@
 //! Scenario files: parsing, defaults, validation errors and hotspot CSV loading.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use simulator::radio_model::RadioParams;
 use simulator::scenario::{Behaviour, ResolvedScenario, Scenario, ScenarioError};
 
-const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
-const HOTSPOTS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/hotspots");
+fn hotspots_dir() -> PathBuf {
+    manifest_dir().join("../../shared/data/hotspots")
+}
 const US_SAMPLE: &str = "us-sample-4719.csv";
 
 const HEADER: &str = "seed = 1\nduration = \"1h\"\ntime_scale = 60\nregion = \"US915\"\n";
 const ONE_HOTSPOT: &str = "[[hotspots]]\nname = \"a\"\nlat = 37.7\nlng = -122.4\n";
 
 fn parse(toml: &str) -> Result<ResolvedScenario, ScenarioError> {
-    Scenario::from_toml_str(toml, HOTSPOTS_DIR)
+    Scenario::from_toml_str(toml, hotspots_dir())
 }
 
 fn error(toml: &str) -> String {
@@ -25,7 +26,7 @@ fn error(toml: &str) -> String {
 
 /// The `address` column of the US sample, in file order.
 fn us_sample_addresses() -> Vec<(String, f64, f64)> {
-    let mut reader = csv::Reader::from_path(Path::new(HOTSPOTS_DIR).join(US_SAMPLE)).expect("csv");
+    let mut reader = csv::Reader::from_path(hotspots_dir().join(US_SAMPLE)).expect("csv");
     reader
         .records()
         .map(|r| {
@@ -41,7 +42,7 @@ fn us_sample_addresses() -> Vec<(String, f64, f64)> {
 
 #[test]
 fn example_scenario_parses() {
-    let path = PathBuf::from(MANIFEST_DIR).join("scenarios/example.toml");
+    let path = manifest_dir().join("scenarios/example.toml");
     let s = Scenario::load(&path).expect("example.toml loads");
     assert_eq!(s.name.as_deref(), Some("golden-gate-park"));
     assert_eq!(
@@ -294,7 +295,7 @@ fn reward_scale_file_maps_gain_elevation_and_owner() {
 
 #[test]
 fn scenario_round_trips_through_toml() {
-    let path = PathBuf::from(MANIFEST_DIR).join("scenarios/example.toml");
+    let path = manifest_dir().join("scenarios/example.toml");
     let text = std::fs::read_to_string(&path).expect("read example");
     let scenario: Scenario = toml::from_str(&text).expect("parse");
     let again: Scenario =
@@ -435,7 +436,7 @@ fn adversary_references_are_checked() {
 
 #[test]
 fn attack_scenarios_load_and_share_the_honest_neighbourhood() {
-    let dir = PathBuf::from(MANIFEST_DIR).join("scenarios/attacks");
+    let dir = manifest_dir().join("scenarios/attacks");
     let baseline = Scenario::load(dir.join("baseline.toml")).expect("baseline loads");
     assert!((15..=20).contains(&baseline.hotspots.len()));
     for entry in std::fs::read_dir(&dir).expect("attacks dir") {
@@ -453,4 +454,12 @@ fn attack_scenarios_load_and_share_the_honest_neighbourhood() {
         }
         assert_eq!(s.seed, baseline.seed, "{}", path.display());
     }
+}
+
+/// This package's directory, read when the test runs (`cargo test` sets it): a test binary
+/// reused from a target directory shared by clones at other paths would otherwise carry the
+/// path it was built at.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }
