@@ -44,8 +44,12 @@ pub struct Oracle {
     verifier: mpsc::UnboundedSender<Event>,
     stats: watch::Receiver<VerifierStats>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Each part's task, in the order they are stopped.
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
+
+/// How long [`Oracle::shutdown`] waits for its parts to stop before it aborts the ones left.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -75,23 +79,26 @@ impl Oracle {
         let stats = verifier.stats();
         let mut tasks = Vec::new();
         let shutdown = stopped(stop_rx.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(("verifier", tokio::spawn(async move {
             if let Err(e) = verifier.run(events_rx, shutdown).await {
                 tracing::error!(error = %e, "verifier stopped on a storage error; unverified reports resume at the next start");
             }
-        }));
+        })));
         let (board, board_rx) = watch::channel(None);
         // Agents ask for entropy as soon as they connect: have one before listening.
         entropy::publish(&key, &store, &clock, &board, &events_tx).await?;
-        tasks.push(tokio::spawn(entropy::run(
-            key.clone(),
-            store.clone(),
-            Arc::clone(&clock),
-            settings.entropy.tick,
-            board,
-            events_tx.clone(),
-            stopped(stop_rx.clone()),
-        )));
+        tasks.push((
+            "entropy",
+            tokio::spawn(entropy::run(
+                key.clone(),
+                store.clone(),
+                Arc::clone(&clock),
+                settings.entropy.tick,
+                board,
+                events_tx.clone(),
+                stopped(stop_rx.clone()),
+            )),
+        ));
         let (ingest, writer) = Ingest::new(
             store.clone(),
             registry,
@@ -99,7 +106,7 @@ impl Oracle {
             events_tx.clone(),
             board_rx,
         );
-        tasks.push(writer);
+        tasks.push(("ingest writer", writer));
         let config = transport::server_config(&key, transport::ALPN_ORACLE)?;
         let endpoint = quinn::Endpoint::server(config, settings.listen).map_err(|source| {
             StartError::Bind {
@@ -111,11 +118,10 @@ impl Oracle {
             addr: settings.listen,
             source,
         })?;
-        tasks.push(tokio::spawn(server::serve(
-            endpoint,
-            Arc::new(ingest),
-            stopped(stop_rx),
-        )));
+        tasks.push((
+            "server",
+            tokio::spawn(server::serve(endpoint, Arc::new(ingest), stopped(stop_rx))),
+        ));
         tracing::info!(%addr, key = %key.public(), "oracle listening");
         Ok(Self {
             addr,
@@ -141,12 +147,31 @@ impl Oracle {
         *self.stats.borrow()
     }
 
-    /// Stops accepting, lets the parts finish, and closes the database.
+    /// Stops accepting, lets the parts finish, and closes the database. A part still running
+    /// after [`SHUTDOWN_GRACE`] is named in an error and aborted: what it stored stays stored
+    /// (every write is one transaction) and what it had not stored resumes at the next start.
+    /// Closing the database waits as long again for connections in use.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
-        for task in self.tasks {
-            let _ = task.await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for (part, mut task) in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::error!(
+                    part,
+                    grace_s = SHUTDOWN_GRACE.as_secs(),
+                    "a part of the oracle did not stop in time; aborting it"
+                );
+                task.abort();
+                let _ = task.await;
+            }
         }
-        self.store.db().close().await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.store.db().close())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "database connections still in use after the grace period; leaving them"
+            );
+        }
     }
 }

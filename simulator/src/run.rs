@@ -23,6 +23,9 @@ use tokio::sync::watch;
 /// see the same beacon intervals and epochs, whatever the wall-clock time.
 pub const SIMULATION_START_NS: u64 = 1_767_225_610_000_000_000;
 
+/// How long the end of a run waits for the oracle to verify and store what is still open.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(300);
+
 /// Errors running a simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -44,6 +47,10 @@ pub enum SimError {
     Io(#[from] std::io::Error),
     #[error("report: {0}")]
     Report(#[from] oracle::store::StoreError),
+    /// The oracle did not store the last verdicts in time (a hang, not a slow machine: the
+    /// flush verifies at most the last witness window).
+    #[error("the oracle did not store the last verdicts within {0:?}")]
+    FlushTimeout(Duration),
 }
 
 /// Where the run keeps its data.
@@ -164,7 +171,13 @@ pub async fn simulate(
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
     stop_medium.send_replace(true);
-    oracle.flush().await;
+    if tokio::time::timeout(FLUSH_LIMIT, oracle.flush())
+        .await
+        .is_err()
+    {
+        oracle.shutdown().await;
+        return Err(SimError::FlushTimeout(FLUSH_LIMIT));
+    }
     let end_ms = clock.now_ms();
     let report = report::build(
         scenario,

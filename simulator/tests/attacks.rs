@@ -286,6 +286,14 @@ fn assert_current_guarantees(outcome: &Outcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_under_both_rulesets() {
+    // Warnings and errors (an oracle part that did not stop, say) go to the test's stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut baselines = HashMap::new();
     for ruleset in RULESETS {
         baselines.insert(*ruleset, run("baseline", ruleset).await);
