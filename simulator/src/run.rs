@@ -47,8 +47,8 @@ pub enum SimError {
     Io(#[from] std::io::Error),
     #[error("report: {0}")]
     Report(#[from] oracle::store::StoreError),
-    /// The oracle did not store the last verdicts in time (a hang, not a slow machine: the
-    /// flush verifies at most the last witness window).
+    /// The oracle did not store the last verdicts in time (the flush verifies what is still
+    /// open, normally the last witness window: minutes more point to a hang).
     #[error("the oracle did not store the last verdicts within {0:?}")]
     FlushTimeout(Duration),
 }
