@@ -302,7 +302,7 @@ fn the_number_of_parts_changes_nothing() {
     let n = 2_000u16;
     // Hotspots on a 50-wide grid 1 km apart; 600 owners, so a few share one.
     let at = |i: u16| (f64::from(i % 50), f64::from(i / 50));
-    let mut owners: HashMap<PublicKey, PublicKey> =
+    let owners: HashMap<PublicKey, PublicKey> =
         (0..n).map(|i| (wide(i), wide(10_000 + i % 600))).collect();
     let forger = |i: u16| i < 30;
     let one_sided = |i: u16| (1_850..1_860).contains(&i);
@@ -354,6 +354,7 @@ fn the_number_of_parts_changes_nothing() {
     }
     // A ring of two owners that only hears itself.
     let ring: Vec<u16> = (3_000..3_012).collect();
+    let mut owners = owners;
     for &r in &ring {
         owners.insert(wide(r), wide(20_000 + r % 2));
         for &s in &ring {
