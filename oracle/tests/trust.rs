@@ -1,7 +1,7 @@
 //! Witness-graph trust on synthetic networks: an honest mesh is trusted; rings that only
 //! confirm each other, forged radio statistics and unconfirmed hotspots are not.
 
-use oracle::trust::{Distrust, Evidence, TrustParams, TrustTable, evaluate, evaluate_in_parts};
+use oracle::trust::{Distrust, Evidence, TrustParams, TrustTable, evaluate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::PublicKey;
@@ -283,109 +283,4 @@ fn the_order_evidence_comes_in_changes_nothing() {
     reports.reverse();
     assert_eq!(table(&reports), forward);
     assert!(!forward.trusted.is_empty());
-}
-
-/// The evaluation's passes split over threads give the same table (measured values to the last
-/// bit) as one pass, however many parts: on a network whose edges have several distance bins
-/// each and whose beaconers have runs of confirming pairs, so that a split inside either would
-/// show, with every kind of verdict in it.
-#[test]
-fn the_number_of_parts_changes_nothing() {
-    let wide = |i: u16| {
-        let mut bytes = [0u8; 32];
-        bytes[..2].copy_from_slice(&i.to_be_bytes());
-        bytes[31] = 1;
-        PublicKey::from_bytes(bytes)
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let mut evidence = Evidence::default();
-    let n = 2_000u16;
-    // Hotspots on a 50-wide grid 1 km apart; 600 owners, so a few share one.
-    let at = |i: u16| (f64::from(i % 50), f64::from(i / 50));
-    let owners: HashMap<PublicKey, PublicKey> =
-        (0..n).map(|i| (wide(i), wide(10_000 + i % 600))).collect();
-    let forger = |i: u16| i < 30;
-    let one_sided = |i: u16| (1_850..1_860).contains(&i);
-    // Heard by exactly two hotspots each (below): trusted only by propagation, and only if
-    // the split keeps their two confirmations together.
-    let beacon_only = |i: u16| (1_500..1_850).contains(&i);
-    let mut beacons = vec![0u64; usize::from(n)];
-    for a in 0..n {
-        for _ in 0..4 {
-            let c = (i32::from(a) + rng.random_range(-60..=60)).clamp(0, i32::from(n) - 1) as u16;
-            let ((xa, ya), (xc, yc)) = (at(a), at(c));
-            let km = ((xa - xc).powi(2) + (ya - yc).powi(2)).sqrt().max(0.3);
-            // Each way, unless one side only beacons or is the one-sided kind.
-            for (b, w) in [(a, c), (c, a)] {
-                if b == w || beacon_only(w) || beacon_only(b) || one_sided(b) {
-                    continue;
-                }
-                for _ in 0..rng.random_range(1..4) {
-                    // A few metres either way: several distance bins per edge.
-                    let d = km * 1000.0 + rng.random_range(-40.0..40.0);
-                    let rssi = if forger(w) {
-                        -80.0
-                    } else {
-                        -5.0 - 29.0 * d.log10() + rng.random_range(-10.0..10.0)
-                    };
-                    evidence.add_report(wide(b), wide(w), d, rssi);
-                    beacons[usize::from(b)] += 1;
-                }
-            }
-        }
-    }
-    for b in (0..n).filter(|b| beacon_only(*b)) {
-        for w in [b - 400, b - 401] {
-            evidence.add_report(wide(b), wide(w), 3_000.0, -110.0);
-            beacons[usize::from(b)] += 1;
-        }
-    }
-    for (b, count) in (0..n).zip(beacons) {
-        evidence.add_beacons(wide(b), count);
-    }
-    // Hotspots that hear their neighbours strongly but are never heard.
-    for w in (1_850..1_860u16).filter(|w| one_sided(*w)) {
-        evidence.add_beacons(wide(w), 5);
-        for b in w - 6..w - 2 {
-            for d in [1_450.0, 1_500.0, 1_550.0] {
-                evidence.add_report(wide(b), wide(w), d, -90.0);
-            }
-        }
-    }
-    // A ring of two owners that only hears itself.
-    let ring: Vec<u16> = (3_000..3_012).collect();
-    let mut owners = owners;
-    for &r in &ring {
-        owners.insert(wide(r), wide(20_000 + r % 2));
-        for &s in &ring {
-            if r != s {
-                evidence.add_report(wide(r), wide(s), 2_000.0, -100.0);
-                evidence.add_beacons(wide(r), 1);
-            }
-        }
-    }
-    evidence.settle();
-    let params = TrustParams {
-        min_samples: 5,
-        ..TrustParams::default()
-    };
-    let one = evaluate_in_parts(&evidence, |k| owners.get(k).copied(), &params, 1);
-    let codes: std::collections::BTreeSet<&str> =
-        one.distrusted.values().map(Distrust::code).collect();
-    assert!(one.trusted.len() > 1_500, "{} trusted", one.trusted.len());
-    let by_propagation = (1_500..1_850u16)
-        .filter(|b| one.trusted.contains(&wide(*b)))
-        .count();
-    assert!(
-        by_propagation > 300,
-        "{by_propagation} trusted by propagation"
-    );
-    for code in ["constant_rssi", "one_sided_links", "unconfirmed"] {
-        assert!(codes.contains(code), "no {code} among {codes:?}");
-    }
-    // Up to one part per ~150 bins: most splits fall where a mistake would show.
-    for parts in [2, 3, 5, 16, 64, 257] {
-        let split = evaluate_in_parts(&evidence, |k| owners.get(k).copied(), &params, parts);
-        assert_eq!(split, one, "{parts} parts");
-    }
 }

@@ -121,18 +121,6 @@ impl Sums {
         self.max_x = self.max_x.max(bin.x_e3);
     }
 
-    /// Adds another part's sums (over other reports).
-    pub(super) fn merge(&mut self, other: &Sums) {
-        self.n += other.n;
-        self.sx += other.sx;
-        self.sxx += other.sxx;
-        self.sy += other.sy;
-        self.syy += other.syy;
-        self.sxy += other.sxy;
-        self.min_x = self.min_x.min(other.min_x);
-        self.max_x = self.max_x.max(other.max_x);
-    }
-
     /// The number of reports.
     pub(super) fn count(&self) -> u64 {
         u64::try_from(self.n.max(0)).unwrap_or(u64::MAX)

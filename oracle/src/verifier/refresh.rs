@@ -69,26 +69,14 @@ impl Verifier {
                 .collect()
         });
         active.sort();
-        // The density map is built on a blocking thread while the trust evidence slides here
-        // (reads and a merge), and is in place before the evaluation: the old map and the
-        // building's own maps are freed by then, away from the evaluation's peak memory.
-        let density_params = self.params.density.clone();
-        let density = tokio::task::spawn_blocking(move || {
-            let cells = active
-                .into_iter()
-                .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
-            HexDensityMap::new(cells, &density_params)
-        });
+        let cells = active
+            .into_iter()
+            .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
+        self.density = HexDensityMap::new(cells, &self.params.density);
+        self.density_bucket = Some(bucket);
         if self.params.checks.graph_trust {
             let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
             self.update_trust_window(window_start..start).await?;
-        }
-        self.density = density.await.map_err(|e| match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => StoreError::Task(format!("building the density map: {e}")),
-        })?;
-        self.density_bucket = Some(bucket);
-        if self.params.checks.graph_trust {
             let owners: HashMap<PublicKey, PublicKey> = self
                 .registry
                 .with(|hotspots| hotspots.iter().map(|(k, info)| (*k, info.owner)).collect());
