@@ -5,7 +5,7 @@
 //! minute, and a service that wants to wait a simulated minute sleeps `to_real(60 s)` = 1 s.
 
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of time.
@@ -39,9 +39,14 @@ impl Clock for SystemClock {
 }
 
 /// A clock that starts at `start_ns` and runs `scale` times faster than real time.
+///
+/// A clock made with [`ScaledClock::held`] reads `start_ns` until [`ScaledClock::release`]:
+/// set-up work (starting an oracle, onboarding hotspots) then takes no simulated time, so what
+/// happens at a given simulated instant does not depend on how fast the machine did the set-up.
 #[derive(Debug, Clone)]
 pub struct ScaledClock {
-    origin: Instant,
+    /// The real instant the clock read `start_ns` and began to advance (unset while held).
+    origin: OnceLock<Instant>,
     start_ns: u64,
     scale: f64,
 }
@@ -50,16 +55,30 @@ impl ScaledClock {
     /// A clock reading `start_ns` now and advancing `scale` simulated seconds per real second.
     /// Non-positive or non-finite scales are treated as 1.
     pub fn new(start_ns: u64, scale: f64) -> Self {
+        let clock = Self::held(start_ns, scale);
+        clock.release();
+        clock
+    }
+
+    /// A clock reading `start_ns` until [`release`](Self::release), then advancing from it
+    /// `scale` simulated seconds per real second. Non-positive or non-finite scales are treated
+    /// as 1.
+    pub fn held(start_ns: u64, scale: f64) -> Self {
         let scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
             1.0
         };
         Self {
-            origin: Instant::now(),
+            origin: OnceLock::new(),
             start_ns,
             scale,
         }
+    }
+
+    /// Lets a held clock advance from now on (no effect on one that already does).
+    pub fn release(&self) {
+        let _ = self.origin.set(Instant::now());
     }
 
     /// Simulated seconds per real second.
@@ -70,7 +89,10 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now_ns(&self) -> u64 {
-        let real = self.origin.elapsed().as_nanos() as f64;
+        let Some(origin) = self.origin.get() else {
+            return self.start_ns;
+        };
+        let real = origin.elapsed().as_nanos() as f64;
         self.start_ns.saturating_add((real * self.scale) as u64)
     }
     fn to_real(&self, simulated: Duration) -> Duration {
@@ -94,6 +116,20 @@ mod tests {
         let advanced = clock.now_ms() - before;
         assert!(advanced >= 20_000, "advanced {advanced} ms");
         assert_eq!(ScaledClock::new(0, -1.0).scale(), 1.0);
+    }
+
+    #[test]
+    fn a_held_clock_reads_its_start_until_released() {
+        let clock = ScaledClock::held(5_000_000_000, 1000.0);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(clock.now_ns(), 5_000_000_000);
+        clock.release();
+        std::thread::sleep(Duration::from_millis(20));
+        let advanced = clock.now_ms() - 5_000;
+        assert!(advanced >= 20_000, "advanced {advanced} ms");
+        // A second release does not move the origin back to now.
+        clock.release();
+        assert!(clock.now_ms() - 5_000 >= advanced);
     }
 
     #[test]

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Every simulation starts at 2026-01-01 00:00:10 UTC on its own clock: runs of one scenario
-/// see the same beacon intervals and epochs, whatever the wall-clock time.
+/// see the same beacon intervals and epochs, whatever the wall-clock time. The clock is held
+/// there while the oracle starts and the hotspots are onboarded, so the agents always start at
+/// this instant, however long the set-up took.
 pub const SIMULATION_START_NS: u64 = 1_767_225_610_000_000_000;
 
 /// How long the end of a run waits for the oracle to verify and store what is still open.
@@ -116,7 +118,11 @@ pub async fn simulate(
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
     let region: Region = scenario.region.parse()?;
-    let clock: SharedClock = Arc::new(ScaledClock::new(SIMULATION_START_NS, scenario.time_scale));
+    // Held until the agents launch: an agent that started late would pick its first beacon
+    // in a later segment (and every beacon after it at other times), and runs meant to differ
+    // only in their adversaries would differ in the honest hotspots' schedules too.
+    let scaled = Arc::new(ScaledClock::held(SIMULATION_START_NS, scenario.time_scale));
+    let clock: SharedClock = Arc::clone(&scaled) as SharedClock;
     let temp = tempfile::tempdir()?;
     let data_dir = options
         .data_dir
@@ -144,6 +150,7 @@ pub async fn simulate(
     let (medium, medium_addr, medium_key) =
         start_medium(scenario, &hotspots, &clock, stop_medium_rx)?;
     onboard(&oracle, &hotspots, clock.now_ms()).await?;
+    scaled.release();
     let start_ms = clock.now_ms();
     let launch = agents::Launch {
         scenario,
