@@ -73,7 +73,6 @@ impl Verifier {
             .into_iter()
             .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
         self.density = HexDensityMap::new(cells, &self.params.density);
-        self.density_bucket = Some(bucket);
         if self.params.checks.graph_trust {
             let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
             self.update_trust_window(window_start..start).await?;
@@ -91,6 +90,9 @@ impl Verifier {
                 "witness-graph trust refreshed"
             );
         }
+        // Only now: a refresh that failed part-way (a read of the trust window) is done again
+        // in full when the proof of coverage that needed it is retried, never skipped.
+        self.density_bucket = Some(bucket);
         self.spent.add(On::Refreshing, refreshing);
         Ok(())
     }
@@ -156,5 +158,46 @@ impl Verifier {
         let stored_before = self.store.stored_before_bound(range.end).await?;
         self.trust_window.finish(range, stored_before);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use crate::store::Store;
+    use crate::verifier::VerifierParams;
+    use schemas::clock::{ScaledClock, SharedClock};
+    use std::sync::Arc;
+
+    /// A trust window that cannot be read fails the refresh; the retry must read it, not take
+    /// the bucket as refreshed and judge its proofs of coverage on the previous trust.
+    #[tokio::test]
+    async fn a_refresh_that_failed_is_done_again_in_full() {
+        let fresh = db::test_support::sqlite().await.expect("fresh database");
+        let store = Store::new(fresh.db.clone());
+        let registry = Registry::load(&store).await.expect("registry");
+        let params = VerifierParams::default();
+        assert!(params.checks.graph_trust);
+        let refresh_ms = params.density_refresh.as_millis() as u64;
+        let window_ms = params.trust.window.as_millis() as u64;
+        let clock: SharedClock = Arc::new(ScaledClock::new(1_767_225_600_000_000_000, 1.0));
+        let mut verifier = Verifier::new(store, registry, params, clock);
+        let received_ms = 1_767_225_600_000 + refresh_ms / 2;
+        let start = received_ms / refresh_ms * refresh_ms;
+        let execute = |sql: &'static str| {
+            let pool = fresh.db.pool().clone();
+            async move { sqlx::raw_sql(sql).execute(&pool).await.expect(sql) }
+        };
+        execute("ALTER TABLE witness_verdicts RENAME TO witness_verdicts_hidden").await;
+        assert!(verifier.refresh(received_ms).await.is_err());
+        assert_eq!(verifier.trust_window.covers(), None);
+        execute("ALTER TABLE witness_verdicts_hidden RENAME TO witness_verdicts").await;
+        verifier.refresh(received_ms).await.expect("refresh");
+        assert_eq!(
+            verifier.trust_window.covers(),
+            Some(&(start - window_ms..start))
+        );
+        assert_eq!(verifier.density_bucket, Some(start / refresh_ms));
     }
 }
