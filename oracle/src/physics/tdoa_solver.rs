@@ -56,9 +56,8 @@ impl LocalFrame {
 
     /// Latitude and longitude, degrees, of the sphere point under tangent-plane `(east, north)`.
     pub(super) fn lat_lng(&self, east: f64, north: f64) -> (f64, f64) {
-        let p: Vec<f64> = (0..3)
-            .map(|k| self.origin[k] + east * self.east[k] + north * self.north[k])
-            .collect();
+        let p: [f64; 3] =
+            std::array::from_fn(|k| self.origin[k] + east * self.east[k] + north * self.north[k]);
         let lat = p[2].atan2(p[0].hypot(p[1]));
         let lng = p[1].atan2(p[0]);
         (lat.to_degrees(), lng.to_degrees())
@@ -131,14 +130,18 @@ fn jacobian_row(p: [f64; 3], xy: [f64; 2]) -> [f64; 3] {
     [(p[0] - xy[0]) / d, (p[1] - xy[1]) / d, -1.0]
 }
 
-/// `J^T J` and `J^T r` at `(xy, b)`, with the cost.
+/// `J^T J` and `J^T r` at `(xy, b)`, with the cost: row by row what [`jacobian_row`] gives,
+/// with one distance per observation for the row and the residual.
 fn normal_equations(obs: &[Observation], xy: [f64; 2], b: f64) -> ([[f64; 3]; 3], [f64; 3], f64) {
     let mut a = [[0.0; 3]; 3];
     let mut g = [0.0; 3];
     let mut cost = 0.0;
     for o in obs {
-        let r = o.pseudo_range_m - b - distance(o.position, xy);
-        let row = jacobian_row(o.position, xy);
+        let p = o.position;
+        let d = distance(p, xy);
+        let r = o.pseudo_range_m - b - d;
+        let d = d.max(1e-6);
+        let row = [(p[0] - xy[0]) / d, (p[1] - xy[1]) / d, -1.0];
         for i in 0..3 {
             g[i] += row[i] * r;
             for j in 0..3 {
@@ -150,6 +153,8 @@ fn normal_equations(obs: &[Observation], xy: [f64; 2], b: f64) -> ([[f64; 3]; 3]
     (a, g, cost)
 }
 
+/// The cost alone (what [`normal_equations`] must agree with).
+#[cfg(test)]
 fn cost_at(obs: &[Observation], xy: [f64; 2], b: f64) -> f64 {
     obs.iter()
         .map(|o| (o.pseudo_range_m - b - distance(o.position, xy)).powi(2))
@@ -191,8 +196,10 @@ pub(super) fn solve(obs: &[Observation], start: [f64; 2], max_iterations: u32) -
         .sum::<f64>()
         / n;
     let mut lambda = 1e-3;
+    // The normal equations at `(xy, b)`: those of an accepted step were computed to judge it.
+    let mut at = normal_equations(obs, xy, b);
     for _ in 0..max_iterations {
-        let (a, g, cost) = normal_equations(obs, xy, b);
+        let (a, g, cost) = at;
         let mut damped = a;
         for (i, row) in damped.iter_mut().enumerate() {
             row[i] += lambda * a[i][i].max(1e-9);
@@ -201,12 +208,12 @@ pub(super) fn solve(obs: &[Observation], start: [f64; 2], max_iterations: u32) -
             lambda *= 10.0;
             continue;
         };
-        let step: Vec<f64> = (0..3)
-            .map(|i| -(0..3).map(|j| inv[i][j] * g[j]).sum::<f64>())
-            .collect();
+        let step: [f64; 3] =
+            std::array::from_fn(|i| -(0..3).map(|j| inv[i][j] * g[j]).sum::<f64>());
         let (next_xy, next_b) = ([xy[0] + step[0], xy[1] + step[1]], b + step[2]);
-        if cost_at(obs, next_xy, next_b) < cost {
-            (xy, b) = (next_xy, next_b);
+        let next = normal_equations(obs, next_xy, next_b);
+        if next.2 < cost {
+            (xy, b, at) = (next_xy, next_b, next);
             lambda = (lambda / 10.0).max(1e-12);
             if step.iter().all(|s| s.abs() < 1e-6) {
                 break;
@@ -218,7 +225,7 @@ pub(super) fn solve(obs: &[Observation], start: [f64; 2], max_iterations: u32) -
             }
         }
     }
-    let (a, _, cost) = normal_equations(obs, xy, b);
+    let (a, _, cost) = at;
     let finite = xy.iter().all(|v| v.is_finite()) && b.is_finite() && cost.is_finite();
     finite.then(|| Fit {
         xy,
@@ -274,6 +281,39 @@ mod tests {
         let north = frame.enu(46.19, 5.72);
         let chord = (north[0].powi(2) + north[1].powi(2) + north[2].powi(2)).sqrt();
         assert!((chord - 111_193.7).abs() < 0.5, "{chord}");
+    }
+
+    #[test]
+    fn normal_equations_are_the_jacobian_rows_and_cost_bit_for_bit() {
+        let obs: Vec<Observation> = (0..7)
+            .map(|i| {
+                let t = f64::from(i);
+                Observation {
+                    position: [1_000.0 * t.cos() + 37.1, 1_300.0 * t.sin() - 12.9, -0.2 * t],
+                    pseudo_range_m: 900.0 + 133.7 * t,
+                }
+            })
+            .chain(std::iter::once(Observation {
+                // On the origin: the distance is floored in the Jacobian only.
+                position: [250.0, -40.0, 0.0],
+                pseudo_range_m: 12.5,
+            }))
+            .collect();
+        let (xy, b) = ([250.0, -40.0], 31.25);
+        let (a, g, cost) = normal_equations(&obs, xy, b);
+        let (mut a2, mut g2) = ([[0.0; 3]; 3], [0.0; 3]);
+        for o in &obs {
+            let row = jacobian_row(o.position, xy);
+            let r = o.pseudo_range_m - b - distance(o.position, xy);
+            for i in 0..3 {
+                g2[i] += row[i] * r;
+                for j in 0..3 {
+                    a2[i][j] += row[i] * row[j];
+                }
+            }
+        }
+        assert_eq!((a, g), (a2, g2));
+        assert_eq!(cost.to_bits(), cost_at(&obs, xy, b).to_bits());
     }
 
     #[test]
