@@ -76,7 +76,8 @@ impl ScaledClock {
         }
     }
 
-    /// Lets a held clock advance from now on (no effect on one that already does).
+    /// Lets a held clock advance from now on (no effect on one that already does). A clone
+    /// taken while held stays held: share one clock through an `Arc`.
     pub fn release(&self) {
         let _ = self.origin.set(Instant::now());
     }
