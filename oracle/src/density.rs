@@ -27,7 +27,12 @@
 
 use crate::reward_units::div_round_half_even;
 use h3o::{CellIndex, Resolution};
-use std::{collections::HashMap, str::FromStr};
+use smallvec::SmallVec;
+use std::str::FromStr;
+
+/// A map keyed by cell. The cells come from asserted locations, so the hasher is keyed per
+/// process (`ahash`): as hard to flood as the standard one, and much cheaper for a `u64`.
+pub type CellMap<V> = std::collections::HashMap<CellIndex, V, ahash::RandomState>;
 
 /// Resolution at which active hotspots are counted (Helium's `MAX_RES`).
 pub const COUNT_RESOLUTION: Resolution = Resolution::Eleven;
@@ -184,11 +189,13 @@ pub struct HexCount {
     pub clipped: u64,
 }
 
-/// Hex densities of a set of active hotspots and the resulting transmit scales.
-#[derive(Debug, Clone, PartialEq)]
+/// The transmit scales of a set of active hotspots, from their hex densities.
+///
+/// Only the scales are kept (one per occupied res-11 hex): the counts of every resolution,
+/// three times as many entries, are built and dropped; [`hex_counts`] gives them.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HexDensityMap {
-    counts: HashMap<CellIndex, HexCount>,
-    scales_e4: HashMap<CellIndex, u32>,
+    scales_e4: CellMap<u32>,
 }
 
 impl HexDensityMap {
@@ -197,26 +204,17 @@ impl HexDensityMap {
     /// res 11 are ignored, as in Helium. Unusable parameter entries are skipped (see
     /// [`DensityParams::validate`]).
     pub fn new(active_cells: impl IntoIterator<Item = CellIndex>, params: &DensityParams) -> Self {
-        let mut counts: HashMap<CellIndex, HexCount> = HashMap::new();
-        for cell in active_cells {
-            if let Some(parent) = cell.parent(COUNT_RESOLUTION) {
-                let count = counts.entry(parent).or_default();
-                count.unclipped += 1;
-                count.clipped += 1;
-            }
-        }
-        let counted: Vec<CellIndex> = counts.keys().copied().collect();
-        let order = params.clipping_order();
-        let mut level = counted.clone();
-        for (res, limits) in &order {
-            level = clip_level(&mut counts, &level, *res, limits);
-        }
-        let resolutions: Vec<Resolution> = order.iter().map(|(res, _)| *res).collect();
+        let (counts, counted) = clipped_counts(active_cells, params);
+        let resolutions: Vec<Resolution> = params
+            .clipping_order()
+            .iter()
+            .map(|(res, _)| *res)
+            .collect();
         let scales_e4 = counted
             .into_iter()
             .map(|cell| (cell, scale_of(&counts, cell, &resolutions)))
             .collect();
-        Self { counts, scales_e4 }
+        Self { scales_e4 }
     }
 
     /// Transmit scale of a hotspot asserted at `cell` (res 11 or finer), in units of 1e-4
@@ -225,53 +223,88 @@ impl HexDensityMap {
         let parent = cell.parent(COUNT_RESOLUTION)?;
         self.scales_e4.get(&parent).copied()
     }
+}
 
-    /// Counts of an occupied hex at res 11 or any clipped resolution.
-    pub fn hex_count(&self, hex: CellIndex) -> Option<HexCount> {
-        self.counts.get(&hex).copied()
+/// The counts of every occupied hex, at res 11 and at each clipped resolution, that
+/// [`HexDensityMap::new`] computes the scales of `active_cells` from.
+pub fn hex_counts(
+    active_cells: impl IntoIterator<Item = CellIndex>,
+    params: &DensityParams,
+) -> CellMap<HexCount> {
+    clipped_counts(active_cells, params).0
+}
+
+/// The counts of every occupied hex, and the occupied res-11 hexes.
+fn clipped_counts(
+    active_cells: impl IntoIterator<Item = CellIndex>,
+    params: &DensityParams,
+) -> (CellMap<HexCount>, Vec<CellIndex>) {
+    let mut counts: CellMap<HexCount> = CellMap::default();
+    for cell in active_cells {
+        if let Some(parent) = cell.parent(COUNT_RESOLUTION) {
+            let count = counts.entry(parent).or_default();
+            count.unclipped += 1;
+            count.clipped += 1;
+        }
     }
+    let counted: Vec<CellIndex> = counts.keys().copied().collect();
+    let mut level = counted.clone();
+    for (res, limits) in &params.clipping_order() {
+        level = clip_level(&mut counts, &level, *res, limits);
+    }
+    (counts, counted)
 }
 
 /// Rolls `children` up to their parents at `res`, clips the parents and returns them.
 fn clip_level(
-    counts: &mut HashMap<CellIndex, HexCount>,
+    counts: &mut CellMap<HexCount>,
     children: &[CellIndex],
     res: Resolution,
     limits: &ResolutionLimits,
 ) -> Vec<CellIndex> {
-    let mut sums: HashMap<CellIndex, u64> = HashMap::new();
+    let mut sums: CellMap<u64> = CellMap::default();
     for child in children {
         let clipped = counts.get(child).map_or(0, |count| count.clipped);
         if let Some(parent) = child.parent(res) {
             *sums.entry(parent).or_insert(0) += clipped;
         }
     }
+    // The limit is never below `min(max, target)` and never above `max`: a hex at or under
+    // the first, or a resolution whose `max` is at most its `target` (the limit is then `max`
+    // whatever the neighbours), needs no look at its neighbours. At the finest resolutions
+    // that is nearly every hex.
+    let floor = limits.max.min(limits.target);
+    let constant = limits.max <= limits.target;
     for (&hex, &unclipped) in &sums {
-        let occupied = hex
-            .grid_disk::<Vec<CellIndex>>(1)
-            .iter()
-            .filter(|cell| sums.get(cell).is_some_and(|sum| *sum >= limits.target))
-            .count();
-        let limit = limits.limit(u32::try_from(occupied).unwrap_or(u32::MAX));
-        let clipped = unclipped.min(limit);
+        let clipped = if unclipped <= floor || constant {
+            unclipped.min(limits.max)
+        } else {
+            let occupied = hex
+                .grid_disk::<SmallVec<[CellIndex; 7]>>(1)
+                .iter()
+                .filter(|cell| sums.get(cell).is_some_and(|sum| *sum >= limits.target))
+                .count();
+            unclipped.min(limits.limit(u32::try_from(occupied).unwrap_or(u32::MAX)))
+        };
         counts.insert(hex, HexCount { unclipped, clipped });
     }
     sums.into_keys().collect()
 }
 
 /// Product of `clipped / unclipped` over the parents of `cell` at `resolutions`, in 1e-4.
-fn scale_of(
-    counts: &HashMap<CellIndex, HexCount>,
-    cell: CellIndex,
-    resolutions: &[Resolution],
-) -> u32 {
-    let factors: Vec<HexCount> = resolutions
-        .iter()
-        .filter_map(|res| cell.parent(*res))
-        .filter_map(|parent| counts.get(&parent).copied())
-        .collect();
-    if factors.iter().any(|f| f.clipped == 0 || f.unclipped == 0) {
-        return 0;
+fn scale_of(counts: &CellMap<HexCount>, cell: CellIndex, resolutions: &[Resolution]) -> u32 {
+    // Factors of 1 (nothing clipped: most hexes) leave the reduced fraction as it is.
+    let mut factors: SmallVec<[HexCount; 11]> = SmallVec::new();
+    for parent in resolutions.iter().filter_map(|res| cell.parent(*res)) {
+        let Some(factor) = counts.get(&parent) else {
+            continue;
+        };
+        if factor.clipped == 0 || factor.unclipped == 0 {
+            return 0;
+        }
+        if factor.clipped != factor.unclipped {
+            factors.push(*factor);
+        }
     }
     let e4 = exact_scale_e4(&factors).unwrap_or_else(|| float_scale_e4(&factors));
     u32::try_from(e4).unwrap_or(u32::MAX)
@@ -399,7 +432,8 @@ mod tests {
         let map = HexDensityMap::new([cell; 3], &DensityParams::hip17());
         assert_eq!(map.scale_e4(cell), Some(3_333));
         let res10 = cell.parent(Resolution::Ten).expect("res 10 parent");
-        let count = map.hex_count(res10).map(|c| (c.unclipped, c.clipped));
+        let counts = hex_counts([cell; 3], &DensityParams::hip17());
+        let count = counts.get(&res10).map(|c| (c.unclipped, c.clipped));
         assert_eq!(count, Some((3, 1)));
     }
 
@@ -414,6 +448,85 @@ mod tests {
         assert_eq!(scale(0), Some(5_000));
         assert_eq!(scale(1), Some(5_000)); // n = 2: limit stays 1
         assert_eq!(scale(2), Some(10_000)); // n = 3: limit 2
+    }
+
+    /// The algorithm of the module docs as written: every hex's neighbours looked at.
+    fn counts_by_definition(cells: &[CellIndex], params: &DensityParams) -> CellMap<HexCount> {
+        let mut counts: CellMap<HexCount> = CellMap::default();
+        for cell in cells {
+            let parent = cell.parent(COUNT_RESOLUTION).expect("res 12");
+            let count = counts.entry(parent).or_default();
+            count.unclipped += 1;
+            count.clipped += 1;
+        }
+        let mut level: Vec<CellIndex> = counts.keys().copied().collect();
+        for (res, limits) in params.clipping_order() {
+            let mut sums: CellMap<u64> = CellMap::default();
+            for child in &level {
+                *sums.entry(child.parent(res).expect("coarser")).or_default() +=
+                    counts[child].clipped;
+            }
+            for (&hex, &unclipped) in &sums {
+                let occupied = hex
+                    .grid_disk::<Vec<CellIndex>>(1)
+                    .iter()
+                    .filter(|c| sums.get(c).is_some_and(|s| *s >= limits.target))
+                    .count();
+                let clipped = unclipped.min(limits.limit(occupied as u32));
+                counts.insert(hex, HexCount { unclipped, clipped });
+            }
+            level = sums.into_keys().collect();
+        }
+        counts
+    }
+
+    #[test]
+    fn hexes_whose_limit_cannot_bind_are_clipped_as_by_definition() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        // Regions of every density, from a few hotspots in a res-5 hex to thousands, some
+        // stacked in one cell.
+        let descendant = |mut cell: CellIndex, rng: &mut rand_chacha::ChaCha8Rng| {
+            while cell.resolution() < Resolution::Twelve {
+                let children: Vec<CellIndex> = cell
+                    .children(cell.resolution().succ().expect("finer"))
+                    .collect();
+                cell = children[rng.random_range(0..children.len())];
+            }
+            cell
+        };
+        let regions: Vec<CellIndex> = res8().parent(Resolution::Five).expect("res 5").grid_disk(2);
+        let mut cells = Vec::new();
+        for (region, crowd) in regions
+            .into_iter()
+            .zip([3, 10, 40, 150, 600, 2_500, 10_000])
+        {
+            for _ in 0..crowd {
+                let cell = descendant(region, &mut rng);
+                cells.extend(std::iter::repeat_n(cell, rng.random_range(1..3)));
+            }
+        }
+        // Unvalidated limits too: max below target, target 0.
+        let odd = DensityParams::from_table(&[
+            (5, 0, 0, 3),
+            (6, 1, 9, 4),
+            (7, 1, 3, 3),
+            (8, 3, 2, 7),
+            (9, 1, 1, 3),
+        ]);
+        for params in [DensityParams::hip17(), DensityParams::hip104(), odd] {
+            let expected = counts_by_definition(&cells, &params);
+            assert_eq!(
+                hex_counts(cells.iter().copied(), &params),
+                expected,
+                "{params:?}"
+            );
+            let clipped = expected
+                .values()
+                .filter(|c| c.clipped < c.unclipped)
+                .count();
+            assert!(clipped > 10, "the limits bind somewhere: {clipped}");
+        }
     }
 
     #[test]

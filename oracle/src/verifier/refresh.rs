@@ -72,6 +72,8 @@ impl Verifier {
         let cells = active
             .into_iter()
             .filter_map(|(_, cell)| h3o::CellIndex::try_from(cell).ok());
+        // The old map goes first: two at once would take room the trust evaluation needs.
+        self.density = HexDensityMap::default();
         self.density = HexDensityMap::new(cells, &self.params.density);
         if self.params.checks.graph_trust {
             let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
