@@ -110,13 +110,20 @@ impl Default for Sums {
 
 impl Sums {
     pub(super) fn add(&mut self, bin: &Bin) {
-        let (x, k, sy) = (i128::from(bin.x_e3), i128::from(bin.n), i128::from(bin.sy));
-        self.n += k;
-        self.sx += k * x;
-        self.sxx += k * x * x;
-        self.sy += sy;
+        // The products in 64 bits where they fit (every real bin: |k x x| < 2^57), in 128
+        // otherwise: the same integers, cheaper. `k x` always fits (2^32 x 2^31).
+        let (x, k) = (i64::from(bin.x_e3), i64::from(bin.n));
+        let kx = k * x;
+        let wide = |a: i64, b: i64| {
+            a.checked_mul(b)
+                .map_or_else(|| i128::from(a) * i128::from(b), i128::from)
+        };
+        self.n += i128::from(k);
+        self.sx += i128::from(kx);
+        self.sxx += wide(kx, x);
+        self.sy += i128::from(bin.sy);
         self.syy += i128::from(bin.syy);
-        self.sxy += x * sy;
+        self.sxy += wide(x, bin.sy);
         self.min_x = self.min_x.min(bin.x_e3);
         self.max_x = self.max_x.max(bin.x_e3);
     }
@@ -829,6 +836,36 @@ mod tests {
             syy: r.syy,
             ..Bin::default()
         });
+    }
+
+    /// The sums of 64-bit products where they fit are the 128-bit sums, at the extremes too.
+    #[test]
+    fn sums_are_exact_for_any_bin() {
+        let extremes = |lo: i64, hi: i64| [lo, lo + 1, -1, 0, 1, hi - 1, hi];
+        let mut sums = Sums::default();
+        let mut want = [0i128; 6];
+        for x_e3 in extremes(i32::MIN.into(), i32::MAX.into()) {
+            for n in [0, 1, 2, u32::MAX - 1, u32::MAX] {
+                for sy in extremes(i64::MIN / 4, i64::MAX / 4) {
+                    let bin = Bin {
+                        x_e3: x_e3 as i32,
+                        n,
+                        sy,
+                        syy: sy / 3,
+                        ..Bin::default()
+                    };
+                    sums.add(&bin);
+                    let (x, k, y) = (i128::from(x_e3), i128::from(n), i128::from(sy));
+                    let terms = [k, k * x, k * x * x, y, i128::from(sy / 3), x * y];
+                    for (total, term) in want.iter_mut().zip(terms) {
+                        *total += term;
+                    }
+                }
+            }
+        }
+        let got = [sums.n, sums.sx, sums.sxx, sums.sy, sums.syy, sums.sxy];
+        assert_eq!(got, want);
+        assert_eq!(sums.x_range_e3(), (i32::MIN.into(), i32::MAX.into()));
     }
 
     /// The moments from exact integer numerators against a two-pass computation over the
