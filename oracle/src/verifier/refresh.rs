@@ -75,6 +75,7 @@ impl Verifier {
         // The old map goes first: two at once would take room the trust evaluation needs.
         self.density = HexDensityMap::default();
         self.density = HexDensityMap::new(cells, &self.params.density);
+        self.spent.add(On::Density, refreshing);
         if self.params.checks.graph_trust {
             let window_start = start.saturating_sub(self.params.trust.window.as_millis() as u64);
             self.update_trust_window(window_start..start).await?;

@@ -1,6 +1,6 @@
 //! Where the verifier's time goes: waiting for stored reports (a restart backlog's next
 //! window), waiting for verdicts to be stored, and refreshing the density map and witness-graph
-//! trust (of which evaluating the trust evidence). Shared with whoever watches the verifier
+//! trust (of which rebuilding the density map and evaluating the trust evidence). Shared with whoever watches the verifier
 //! ([`Verifier::spent`](super::Verifier::spent)), and logged while a backlog is resumed, so an
 //! operator sees what a long catch-up is waiting for.
 
@@ -16,11 +16,12 @@ pub(super) enum On {
     Storing,
     Refreshing,
     Evaluating,
+    Density,
 }
 
 /// Nanoseconds per [`On`], shared.
 #[derive(Debug, Default, Clone)]
-pub struct Spent(Arc<[AtomicU64; 4]>);
+pub struct Spent(Arc<[AtomicU64; 5]>);
 
 /// A reading of [`Spent`], in seconds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -29,10 +30,14 @@ pub struct SpentSeconds {
     pub reading_s: f64,
     /// Waiting for verdicts to be stored (the batch before, or all before a refresh).
     pub storing_s: f64,
-    /// Refreshing density and trust, verdicts already stored (includes `evaluating_s`).
+    /// Refreshing density and trust, verdicts already stored (includes `evaluating_s` and
+    /// `density_s`).
     pub refreshing_s: f64,
     /// Evaluating the witness-graph trust evidence.
     pub evaluating_s: f64,
+    /// Rebuilding the HIP 17 density map (finding the active hotspots included).
+    #[serde(default)]
+    pub density_s: f64,
 }
 
 impl Spent {
@@ -50,6 +55,7 @@ impl Spent {
             storing_s: s(On::Storing).as_secs_f64(),
             refreshing_s: s(On::Refreshing).as_secs_f64(),
             evaluating_s: s(On::Evaluating).as_secs_f64(),
+            density_s: s(On::Density).as_secs_f64(),
         }
     }
 }
@@ -69,6 +75,8 @@ mod tests {
         let s = seen.seconds();
         assert!(s.storing_s >= 0.005, "{s:?}");
         assert!(s.evaluating_s >= 0.005, "{s:?}");
-        assert_eq!((s.reading_s, s.refreshing_s), (0.0, 0.0));
+        assert_eq!((s.reading_s, s.refreshing_s, s.density_s), (0.0, 0.0, 0.0));
+        spent.add(On::Density, start);
+        assert!(seen.seconds().density_s >= 0.005);
     }
 }
