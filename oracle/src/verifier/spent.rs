@@ -1,8 +1,8 @@
 //! Where the verifier's time goes: waiting for stored reports (a restart backlog's next
 //! window), waiting for verdicts to be stored, and refreshing the density map and witness-graph
-//! trust (of which rebuilding the density map and evaluating the trust evidence). Shared with whoever watches the verifier
-//! ([`Verifier::spent`](super::Verifier::spent)), and logged while a backlog is resumed, so an
-//! operator sees what a long catch-up is waiting for.
+//! trust (of which rebuilding the density map, and evaluating the trust evidence). Shared with
+//! whoever watches the verifier ([`Verifier::spent`](super::Verifier::spent)), and logged while
+//! a backlog is resumed, so an operator sees what a long catch-up is waiting for.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
