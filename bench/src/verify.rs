@@ -43,8 +43,9 @@ pub struct VerifyStats {
     #[serde(default)]
     pub peak_anon_bytes: u64,
     pub stats: VerifierStats,
-    /// Where the verifier's time went: waiting for the backlog's reads and for verdicts to be
-    /// stored, refreshing density and trust (of which evaluating the trust evidence).
+    /// Where the verifier's time went: waiting for the backlog's reads, for verdicts to be
+    /// stored and for the checks that run ahead, refreshing density and trust (of which
+    /// evaluating the trust evidence and rebuilding the density map).
     #[serde(default)]
     pub spent: SpentSeconds,
     /// SHA-256 over every stored verdict (see [`verdict_digest`]).
@@ -171,7 +172,8 @@ pub async fn verify_day(
             .with_verdict_batch(1)
             .with_stores_in_flight(1)
             .with_resume_window(u64::MAX)
-            .with_incremental_trust(false),
+            .with_incremental_trust(false)
+            .with_check_ahead(false),
     })
     .await
 }
@@ -234,12 +236,13 @@ async fn verify(
                     let t = spent.seconds();
                     eprintln!(
                         "  verified {} beacons, {} witnesses ({:.0} s; waited {:.0} s for reads, \
-                         {:.0} s for stores; refreshing {:.0} s)",
+                         {:.0} s for stores, {:.0} s for checks; refreshing {:.0} s)",
                         s.pocs,
                         s.witness_verdicts,
                         start.elapsed().as_secs_f64(),
                         t.reading_s,
                         t.storing_s,
+                        t.checking_s,
                         t.refreshing_s,
                     );
                 }

@@ -29,13 +29,15 @@ use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 use crate::trust::{self, TrustTable};
 use denylist::Denylist;
-use poc::{Context, EntropyInfo, Received, verify_poc};
+use poc::{Checked, Context, EntropyInfo, Inputs, Received, check, judge};
 use saving::{InFlight, Unsaved};
 use schemas::clock::SharedClock;
 use schemas::proto::{BeaconReport, Entropy, WitnessReport};
+use spent::On;
 use state::{BeaconEffects, StateBook};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -138,15 +140,17 @@ pub struct Verifier {
     registry: Registry,
     params: VerifierParams,
     clock: SharedClock,
-    entropy: HashMap<Vec<u8>, EntropyInfo>,
+    entropy: Arc<HashMap<Vec<u8>, EntropyInfo>>,
     pending: HashMap<Vec<u8>, Pending>,
     closed: HashMap<Vec<u8>, Closed>,
     state: StateBook,
-    denylist: Denylist,
+    denylist: Arc<Denylist>,
     trust: TrustTable,
     /// The evidence `trust` was judged from, kept up to date as verdicts are stored.
     trust_window: trust::Window,
     incremental_trust: bool,
+    /// Whether proofs of coverage are checked on another thread ahead of their judging.
+    check_ahead: bool,
     density: HexDensityMap,
     density_bucket: Option<u64>,
     /// Verifier parameters per epoch (governance's, else the settings'); `params` holds those of
@@ -189,14 +193,15 @@ impl Verifier {
             params_source: governed::Source::Settings,
             params,
             clock,
-            entropy: HashMap::new(),
+            entropy: Arc::default(),
             pending: HashMap::new(),
             closed: HashMap::new(),
             state: StateBook::new(),
-            denylist: Denylist::default(),
+            denylist: Arc::default(),
             trust: TrustTable::default(),
             trust_window: trust::Window::default(),
             incremental_trust: true,
+            check_ahead: true,
             density,
             density_bucket: None,
             stats: VerifierStats::default(),
@@ -242,6 +247,15 @@ impl Verifier {
     /// before (kept to compare the two).
     pub fn with_incremental_trust(mut self, incremental: bool) -> Self {
         self.incremental_trust = incremental;
+        self
+    }
+
+    /// Whether proofs of coverage are checked ([`poc::check`]: distances, radio physics, time
+    /// of flight) on another thread ahead of their judging (the default), so the checks of the
+    /// next ones go on while this one is judged, stored or waits for a refresh; `false` checks
+    /// each as it is judged, on the verifier's task, the path before (kept to compare the two).
+    pub fn with_check_ahead(mut self, ahead: bool) -> Self {
+        self.check_ahead = ahead;
         self
     }
 
@@ -319,7 +333,7 @@ impl Verifier {
                     }
                 }
                 _ = reload.tick() => match self.store.denylist().await {
-                    Ok(list) => self.denylist = list,
+                    Ok(list) => self.denylist = Arc::new(list),
                     Err(e) => tracing::warn!(error = %e, "could not reload the denylist; keeping the previous one"),
                 },
             }
@@ -372,7 +386,7 @@ impl Verifier {
                 }
             }
             Event::Entropy(entropy) => {
-                self.entropy.insert(
+                Arc::make_mut(&mut self.entropy).insert(
                     entropy.data.clone(),
                     EntropyInfo {
                         timestamp_ms: entropy.timestamp_ms,
@@ -414,11 +428,21 @@ impl Verifier {
             }
         }
         due.sort();
-        // On a storage error the reports stay pending and are retried at the next tick.
-        for (_, _, data) in due {
-            if let Some(pending) = self.pending.remove(&data) {
-                self.close(data, pending).await?;
+        // On a storage error the reports stay pending and are retried at the next tick. Each
+        // epoch's proofs of coverage are checked under its parameters.
+        let mut due = due.into_iter().peekable();
+        while let Some(&(first_ms, _, _)) = due.peek() {
+            let epoch = self.params.epoch_of(first_ms);
+            self.use_params_of(epoch).await?;
+            let mut run = Vec::new();
+            while let Some((_, _, data)) =
+                due.next_if(|(ms, _, _)| self.params.epoch_of(*ms) == epoch)
+            {
+                if let Some(pending) = self.pending.remove(&data) {
+                    run.push((data, pending));
+                }
             }
+            self.close_run(run).await?;
         }
         // The last batch is stored while the caller goes on (the next tick, or the next window
         // of a backlog); whatever needs it stored waits for it (`store_unsaved`).
@@ -437,10 +461,76 @@ impl Verifier {
         Ok(())
     }
 
-    /// Verifies a proof of coverage and applies its verdict in memory; the verdict is stored
-    /// with the next batch ([`Verifier::store_unsaved`]). On an error `pending` is pending again.
-    async fn close(&mut self, data: Vec<u8>, pending: Pending) -> Result<(), StoreError> {
-        let Some(beacon) = &pending.beacon else {
+    /// Closes the proofs of coverage of `run` (one epoch's, oldest beacon first) in order,
+    /// checked ahead on another thread unless that is off. On an error the one that failed and
+    /// every one after it are pending again.
+    async fn close_run(&mut self, run: Vec<(Vec<u8>, Pending)>) -> Result<(), StoreError> {
+        if !self.check_ahead || run.len() < 2 {
+            let ahead = self.ahead();
+            let mut run = run.into_iter();
+            while let Some((data, pending)) = run.next() {
+                let checked = ahead.check(&pending);
+                if let Err(e) = self.close(data, pending, checked).await {
+                    self.pending.extend(run);
+                    return Err(e);
+                }
+            }
+            return Ok(());
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ahead = self.ahead();
+        let checking = tokio::task::spawn_blocking(move || {
+            for (data, pending) in run {
+                let checked = ahead.check(&pending);
+                if tx.send((data, pending, checked)).is_err() {
+                    return;
+                }
+            }
+        });
+        loop {
+            let waiting = std::time::Instant::now();
+            let next = rx.recv().await;
+            self.spent.add(On::Checking, waiting);
+            let Some((data, pending, checked)) = next else {
+                break;
+            };
+            if let Err(e) = self.close(data, pending, checked).await {
+                while let Some((data, pending, _)) = rx.recv().await {
+                    self.pending.insert(data, pending);
+                }
+                return Err(e);
+            }
+        }
+        // Every proof of coverage came back, unless the checks panicked: then so does the
+        // verifier, as it did when it checked them itself (none is lost: all are stored).
+        if let Err(e) = checking.await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        Ok(())
+    }
+
+    /// What [`check`] reads, as it is now.
+    fn ahead(&self) -> Ahead {
+        Ahead {
+            params: self.params.clone(),
+            registry: self.registry.clone(),
+            entropy: Arc::clone(&self.entropy),
+            denylist: Arc::clone(&self.denylist),
+        }
+    }
+
+    /// Verifies a proof of coverage (`checked` by [`check`]) and applies its verdict in memory;
+    /// the verdict is stored with the next batch ([`Verifier::store_unsaved`]). On an error
+    /// `pending` is pending again.
+    async fn close(
+        &mut self,
+        data: Vec<u8>,
+        pending: Pending,
+        checked: Option<Checked>,
+    ) -> Result<(), StoreError> {
+        let (Some(beacon), Some(checked)) = (&pending.beacon, checked) else {
             return Ok(());
         };
         let epoch = self.params.epoch_of(beacon.received_ms);
@@ -465,7 +555,7 @@ impl Verifier {
                 denylist: &self.denylist,
                 trust: Some(&self.trust),
             };
-            verify_poc(beacon, &pending.witnesses, &ctx)
+            judge(beacon, &pending.witnesses, checked, &ctx)
         });
         // Apply to the touched hotspots only.
         let touched =
@@ -507,5 +597,28 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+}
+
+/// What [`check`] reads, taken from the verifier when a run of checks starts.
+struct Ahead {
+    params: VerifierParams,
+    registry: Registry,
+    entropy: Arc<HashMap<Vec<u8>, EntropyInfo>>,
+    denylist: Arc<Denylist>,
+}
+
+impl Ahead {
+    fn check(&self, pending: &Pending) -> Option<Checked> {
+        let beacon = pending.beacon.as_ref()?;
+        Some(self.registry.with(|hotspots| {
+            let inputs = Inputs {
+                params: &self.params,
+                hotspots,
+                entropy: &self.entropy,
+                denylist: &self.denylist,
+            };
+            check(beacon, &pending.witnesses, &inputs)
+        }))
     }
 }

@@ -3,7 +3,7 @@
 //! time of flight (beacon origin and witness timestamps). Only under `checks.radio_physics` /
 //! `checks.time_of_flight` (the `default` ruleset).
 
-use super::poc::{Context, HotspotInfo, Received, WitnessVerdict};
+use super::poc::{HotspotInfo, Inputs, Received, WitnessVerdict};
 use super::reason::{Invalid, Side};
 use crate::physics::radio::{self, Reception, Transmission};
 use crate::physics::tdoa::{self, GeoPoint, TimedWitness};
@@ -39,7 +39,7 @@ pub fn witness_radio(
     w: &WitnessReport,
     witness: &HotspotInfo,
     distance_m: u32,
-    ctx: &Context<'_>,
+    ctx: &Inputs<'_>,
 ) -> Result<(), Invalid> {
     if !ctx.params.checks.radio_physics {
         return Ok(());
@@ -56,7 +56,7 @@ pub fn witness_radio(
 pub fn beacon_power_limit(
     beacon: &BeaconReport,
     beaconer: &HotspotInfo,
-    ctx: &Context<'_>,
+    ctx: &Inputs<'_>,
 ) -> Result<(), Invalid> {
     if !ctx.params.checks.radio_physics {
         return Ok(());
@@ -89,7 +89,7 @@ pub fn beacon_with_witnesses(
     beaconer: &HotspotInfo,
     ordered: &[&Received<WitnessReport>],
     verdicts: &mut [WitnessVerdict],
-    ctx: &Context<'_>,
+    ctx: &Inputs<'_>,
 ) -> Result<(), Invalid> {
     let regular: Vec<(usize, &HotspotInfo)> = verdicts
         .iter()
@@ -126,7 +126,7 @@ fn time_of_flight(
     ordered: &[&Received<WitnessReport>],
     verdicts: &mut [WitnessVerdict],
     regular: &[(usize, &HotspotInfo)],
-    ctx: &Context<'_>,
+    ctx: &Inputs<'_>,
 ) -> Result<(), Invalid> {
     let timed: Vec<(usize, TimedWitness)> = regular
         .iter()

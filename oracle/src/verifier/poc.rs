@@ -89,10 +89,30 @@ pub struct Context<'a> {
     pub trust: Option<&'a TrustTable>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     fn state_of(&self, key: &PublicKey) -> HotspotState {
         self.state.get(key).copied().unwrap_or_default()
     }
+
+    /// What [`check`] reads.
+    pub fn inputs(&self) -> Inputs<'a> {
+        Inputs {
+            params: self.params,
+            hotspots: self.hotspots,
+            entropy: self.entropy,
+            denylist: self.denylist,
+        }
+    }
+}
+
+/// What [`check`] reads: neither the hotspots' states, witness-graph trust nor the density map,
+/// which change as proofs of coverage are judged, so the checks can run ahead of the judging.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub params: &'a VerifierParams,
+    pub hotspots: &'a HashMap<PublicKey, HotspotInfo>,
+    pub entropy: &'a HashMap<Vec<u8>, EntropyInfo>,
+    pub denylist: &'a Denylist,
 }
 
 /// The verdict on one witness report.
@@ -137,32 +157,121 @@ fn key_of(bytes: &[u8]) -> PublicKey {
     PublicKey::from_slice(bytes).unwrap_or(PublicKey::from_bytes([0; 32]))
 }
 
-/// Verifies `beacon` and the `witnesses` paired with it (any order).
+/// Verifies `beacon` and the `witnesses` paired with it (any order): [`judge`] of [`check`].
 pub fn verify_poc(
     beacon: &Received<BeaconReport>,
     witnesses: &[Received<WitnessReport>],
     ctx: &Context<'_>,
 ) -> PocVerdict {
+    let checked = check(beacon, witnesses, &ctx.inputs());
+    judge(beacon, witnesses, checked, ctx)
+}
+
+/// The part of a verification that reads no hotspot state, trust or density ([`Inputs`]): the
+/// beacon's regular checks but its schedule, and, when they pass, every witness's regular
+/// checks and the physics of the beacon with its witnesses (distances, radio, time of flight:
+/// most of the cost). Pure, so it can run on another thread ahead of [`judge`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    beaconer: PublicKey,
+    /// The beaconer as the checks saw it.
+    info: Option<HotspotInfo>,
+    /// Indexes of the witnesses in arrival order (receive time, then id).
+    order: Vec<usize>,
+    /// Witness reports other than self-witnesses.
+    witness_reports: u32,
+    /// The beacon's regular checks before its schedule, and after it.
+    before_schedule: Result<(), Invalid>,
+    after_schedule: Result<(), Invalid>,
+    /// When both passed: the witnesses' verdicts in arrival order, reciprocity and trust not
+    /// yet applied (an `Ok` outcome passed everything else), and the beacon's physics with them.
+    witnesses: Option<(Vec<WitnessVerdict>, Result<(), Invalid>)>,
+}
+
+/// Checks `beacon` and its `witnesses` (any order) as far as [`Inputs`] allow; [`judge`] ends
+/// the verification.
+pub fn check(
+    beacon: &Received<BeaconReport>,
+    witnesses: &[Received<WitnessReport>],
+    inputs: &Inputs<'_>,
+) -> Checked {
     let beaconer = key_of(&beacon.report.hotspot_key);
-    let info = ctx.hotspots.get(&beaconer);
-    let regular = beacon_regular(beacon, &beaconer, info, ctx);
-    let hex_scale_e4 = info
-        .and_then(|i| ctx.density.scale_e4(i.location))
-        .unwrap_or(ctx.params.default_tx_scale_e4);
-    let mut ordered: Vec<&Received<WitnessReport>> = witnesses.iter().collect();
-    ordered.sort_by_key(|w| (w.received_ms, w.id));
-    let witness_reports = ordered
+    let info = inputs.hotspots.get(&beaconer).cloned();
+    let mut order: Vec<usize> = (0..witnesses.len()).collect();
+    order.sort_by_key(|&i| (witnesses[i].received_ms, witnesses[i].id));
+    let witness_reports = order
         .iter()
-        .filter(|w| key_of(&w.report.hotspot_key) != beaconer)
+        .filter(|&&i| key_of(&witnesses[i].report.hotspot_key) != beaconer)
         .count() as u32;
-    let mut passed_regular = regular.is_ok();
-    let (outcome, mut verdicts) = match (&regular, info) {
-        (Ok(()), Some(info)) => {
-            let mut verdicts = check_witnesses(beacon, &beaconer, info, &ordered, ctx);
+    let (before_schedule, after_schedule) =
+        beacon_regular(beacon, &beaconer, info.as_ref(), inputs);
+    let checked_witnesses = match (&info, &before_schedule, &after_schedule) {
+        (Some(info), Ok(()), Ok(())) => {
+            let ordered: Vec<&Received<WitnessReport>> =
+                order.iter().map(|&i| &witnesses[i]).collect();
+            let mut verdicts = check_witnesses(beacon, &beaconer, info, &ordered, inputs);
             // Checks of the beacon that need its witnesses (transmit power, time of flight)
             // count as regular checks: a beacon failing them advances nothing.
-            let physics =
-                physics_checks::beacon_with_witnesses(beacon, info, &ordered, &mut verdicts, ctx);
+            let physics = physics_checks::beacon_with_witnesses(
+                beacon,
+                info,
+                &ordered,
+                &mut verdicts,
+                inputs,
+            );
+            Some((verdicts, physics))
+        }
+        _ => None,
+    };
+    Checked {
+        beaconer,
+        info,
+        order,
+        witness_reports,
+        before_schedule,
+        after_schedule,
+        witnesses: checked_witnesses,
+    }
+}
+
+/// Ends the verification of `beacon` and its `witnesses` (those [`check`] was given) against
+/// the hotspots' states, trust and density in force: the beacon's schedule, reciprocity (HIP
+/// 106) and trust on both sides, the selection of valid witnesses and their units.
+pub fn judge(
+    beacon: &Received<BeaconReport>,
+    witnesses: &[Received<WitnessReport>],
+    checked: Checked,
+    ctx: &Context<'_>,
+) -> PocVerdict {
+    let Checked {
+        beaconer,
+        info,
+        order,
+        witness_reports,
+        before_schedule,
+        after_schedule,
+        witnesses: checked_witnesses,
+    } = checked;
+    let regular = before_schedule
+        .and_then(|()| {
+            checks::schedule(
+                ctx.state_of(&beaconer).last_beacon_ms,
+                beacon.received_ms,
+                ctx.params,
+            )
+        })
+        .and(after_schedule);
+    let hex_scale_e4 = info
+        .as_ref()
+        .and_then(|i| ctx.density.scale_e4(i.location))
+        .unwrap_or(ctx.params.default_tx_scale_e4);
+    let mut passed_regular = regular.is_ok();
+    let (outcome, mut verdicts) = match (&regular, checked_witnesses) {
+        (Ok(()), Some((verdicts, physics))) => {
+            let verdicts: Vec<WitnessVerdict> = verdicts
+                .into_iter()
+                .map(|v| judge_witness(v, ctx))
+                .collect();
             passed_regular = physics.is_ok();
             let reciprocity = physics.and_then(|()| {
                 if ctx.params.checks.reciprocity {
@@ -191,9 +300,9 @@ pub fn verify_poc(
         }
         (Err(reason), _) => (
             Err(reason.clone()),
-            ordered
+            order
                 .iter()
-                .map(|w| beaconer_invalid(w, &beaconer, reason))
+                .map(|&i| beaconer_invalid(&witnesses[i], &beaconer, reason))
                 .collect(),
         ),
         (Ok(()), None) => (Err(Invalid::GatewayNotFound), Vec::new()),
@@ -231,6 +340,22 @@ pub fn verify_poc(
     }
 }
 
+/// A witness that passed every check of [`check`]: its reciprocity (HIP 106), then its trust.
+fn judge_witness(mut verdict: WitnessVerdict, ctx: &Context<'_>) -> WitnessVerdict {
+    if verdict.outcome.is_ok() {
+        let judged = if ctx.params.checks.reciprocity {
+            let last = ctx.state_of(&verdict.witness).last_reciprocal_beacon_ms;
+            checks::witness_reciprocity(last, verdict.received_ms, ctx.params)
+        } else {
+            Ok(())
+        };
+        verdict.outcome = judged
+            .and_then(|()| trusted(ctx, &verdict.witness))
+            .map_err(|reason| (Side::Witness, reason));
+    }
+    verdict
+}
+
 fn invalidate_by_beaconer(mut verdict: WitnessVerdict, reason: &Invalid) -> WitnessVerdict {
     if !matches!(verdict.outcome, Err((_, Invalid::SelfWitness))) {
         verdict.outcome = Err((Side::Beaconer, reason.clone()));
@@ -261,34 +386,40 @@ fn beaconer_invalid(
     }
 }
 
-/// The beacon's checks before reciprocity, in Helium's order.
+/// The beacon's checks before reciprocity, in Helium's order, but its schedule (which reads its
+/// state): those before it, and those after it.
 fn beacon_regular(
     beacon: &Received<BeaconReport>,
     key: &PublicKey,
     info: Option<&HotspotInfo>,
-    ctx: &Context<'_>,
-) -> Result<(), Invalid> {
-    let info = info.ok_or(Invalid::GatewayNotFound)?;
-    if let Some(entry) = ctx.denylist.key(key, beacon.received_ms) {
-        return Err(Invalid::Denied {
-            reason: entry.reason.clone(),
-        });
+    inputs: &Inputs<'_>,
+) -> (Result<(), Invalid>, Result<(), Invalid>) {
+    let before = || {
+        let info = info.ok_or(Invalid::GatewayNotFound)?;
+        if let Some(entry) = inputs.denylist.key(key, beacon.received_ms) {
+            return Err(Invalid::Denied {
+                reason: entry.reason.clone(),
+            });
+        }
+        let entropy = inputs
+            .entropy
+            .get(&beacon.report.remote_entropy)
+            .ok_or(Invalid::UnknownEntropy)?;
+        checks::entropy(beacon.received_ms, entropy, inputs.params)?;
+        if !info.full_hotspot {
+            return Err(Invalid::InvalidCapability);
+        }
+        Ok((info, entropy))
+    };
+    match before() {
+        Ok((info, entropy)) => {
+            let after = checks::payload(&beacon.report, entropy, info)
+                .and_then(|()| physics_checks::beacon_power_limit(&beacon.report, info, inputs));
+            (Ok(()), after)
+        }
+        // Never read: the beacon failed before its schedule.
+        Err(reason) => (Err(reason), Ok(())),
     }
-    let entropy = ctx
-        .entropy
-        .get(&beacon.report.remote_entropy)
-        .ok_or(Invalid::UnknownEntropy)?;
-    checks::entropy(beacon.received_ms, entropy, ctx.params)?;
-    if !info.full_hotspot {
-        return Err(Invalid::InvalidCapability);
-    }
-    checks::schedule(
-        ctx.state_of(key).last_beacon_ms,
-        beacon.received_ms,
-        ctx.params,
-    )?;
-    checks::payload(&beacon.report, entropy, info)?;
-    physics_checks::beacon_power_limit(&beacon.report, info, ctx)
 }
 
 fn check_witnesses(
@@ -296,7 +427,7 @@ fn check_witnesses(
     beaconer: &PublicKey,
     beaconer_info: &HotspotInfo,
     ordered: &[&Received<WitnessReport>],
-    ctx: &Context<'_>,
+    inputs: &Inputs<'_>,
 ) -> Vec<WitnessVerdict> {
     let lag = Lag {
         beacon_ms: beacon.received_ms,
@@ -306,7 +437,7 @@ fn check_witnesses(
             .min()
             .unwrap_or(u64::MAX),
     };
-    let entropy = ctx.entropy.get(&beacon.report.remote_entropy);
+    let entropy = inputs.entropy.get(&beacon.report.remote_entropy);
     let mut seen: HashSet<PublicKey> = HashSet::new();
     ordered
         .iter()
@@ -324,24 +455,20 @@ fn check_witnesses(
                     entropy,
                     lag,
                 };
-                witness_regular(w, &witness, &subject, ctx)
+                witness_regular(w, &witness, &subject, inputs)
             };
             let evidence = regular.as_ref().ok().map(|&distance_m| Evidence {
                 distance_m,
                 signal_ddbm: w.report.signal_ddbm,
             });
-            let outcome = regular.and_then(|_| {
-                if ctx.params.checks.reciprocity {
-                    let last = ctx.state_of(&witness).last_reciprocal_beacon_ms;
-                    checks::witness_reciprocity(last, w.received_ms, ctx.params)?;
-                }
-                trusted(ctx, &witness)
-            });
             WitnessVerdict {
                 witness_id: w.id,
                 witness,
                 received_ms: w.received_ms,
-                outcome: outcome.map_err(|reason| (Side::Witness, reason)),
+                // Reciprocity and trust are judged later ([`judge_witness`]).
+                outcome: regular
+                    .map(|_| ())
+                    .map_err(|reason| (Side::Witness, reason)),
                 passed_regular: evidence.is_some(),
                 evidence,
                 selected: false,
@@ -376,16 +503,22 @@ pub fn witness_regular(
     w: &Received<WitnessReport>,
     witness: &PublicKey,
     subject: &Subject<'_>,
-    ctx: &Context<'_>,
+    inputs: &Inputs<'_>,
 ) -> Result<u32, Invalid> {
-    let params = ctx.params;
-    let info = ctx.hotspots.get(witness).ok_or(Invalid::GatewayNotFound)?;
-    if let Some(entry) = ctx.denylist.key(witness, w.received_ms) {
+    let params = inputs.params;
+    let info = inputs
+        .hotspots
+        .get(witness)
+        .ok_or(Invalid::GatewayNotFound)?;
+    if let Some(entry) = inputs.denylist.key(witness, w.received_ms) {
         return Err(Invalid::Denied {
             reason: entry.reason.clone(),
         });
     }
-    if let Some(entry) = ctx.denylist.edge(subject.beaconer, *witness, w.received_ms) {
+    if let Some(entry) = inputs
+        .denylist
+        .edge(subject.beaconer, *witness, w.received_ms)
+    {
         return Err(Invalid::DeniedEdge {
             reason: entry.reason.clone(),
         });
@@ -427,7 +560,7 @@ pub fn witness_regular(
         &w.report,
         info,
         distance_m,
-        ctx,
+        inputs,
     )?;
     Ok(distance_m)
 }

@@ -21,7 +21,7 @@ impl Verifier {
         let (state, changes) = self.store.hotspot_states_and_changes().await?;
         self.state = state;
         self.progress.resumed(&progress, changes);
-        self.denylist = self.store.denylist().await?;
+        self.denylist = std::sync::Arc::new(self.store.denylist().await?);
         // The backlog is read one window of receive time at a time, and each window's proofs
         // of coverage are closed before the next is read (as if the oracle had been running),
         // so memory is bounded by a window's reports, not by the backlog. Every report
@@ -69,6 +69,7 @@ impl Verifier {
                     up_to_ms = window.to,
                     waited_for_reads_s = spent.reading_s,
                     waited_for_stores_s = spent.storing_s,
+                    waited_for_checks_s = spent.checking_s,
                     refreshing_s = spent.refreshing_s,
                     "resuming verification of stored reports"
                 );
@@ -85,6 +86,7 @@ impl Verifier {
                 witnesses = resumed.1,
                 waited_for_reads_s = spent.reading_s,
                 waited_for_stores_s = spent.storing_s,
+                waited_for_checks_s = spent.checking_s,
                 refreshing_s = spent.refreshing_s,
                 "stored reports read back for verification"
             );

@@ -1,6 +1,7 @@
 //! Where the verifier's time goes: waiting for stored reports (a restart backlog's next
-//! window), waiting for verdicts to be stored, and refreshing the density map and witness-graph
-//! trust (of which rebuilding the density map, and evaluating the trust evidence). Shared with
+//! window), waiting for verdicts to be stored, refreshing the density map and witness-graph
+//! trust (of which rebuilding the density map, and evaluating the trust evidence), and waiting
+//! for the checks that run ahead. Shared with
 //! whoever watches the verifier ([`Verifier::spent`](super::Verifier::spent)), and logged while
 //! a backlog is resumed, so an operator sees what a long catch-up is waiting for.
 
@@ -17,11 +18,12 @@ pub(super) enum On {
     Refreshing,
     Evaluating,
     Density,
+    Checking,
 }
 
 /// Nanoseconds per [`On`], shared.
 #[derive(Debug, Default, Clone)]
-pub struct Spent(Arc<[AtomicU64; 5]>);
+pub struct Spent(Arc<[AtomicU64; 6]>);
 
 /// A reading of [`Spent`], in seconds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,10 @@ pub struct SpentSeconds {
     /// Rebuilding the HIP 17 density map (finding the active hotspots included).
     #[serde(default)]
     pub density_s: f64,
+    /// Waiting for the checks that run ahead on another thread (distances, radio physics, time
+    /// of flight) to reach the next proof of coverage.
+    #[serde(default)]
+    pub checking_s: f64,
 }
 
 impl Spent {
@@ -56,6 +62,7 @@ impl Spent {
             refreshing_s: s(On::Refreshing).as_secs_f64(),
             evaluating_s: s(On::Evaluating).as_secs_f64(),
             density_s: s(On::Density).as_secs_f64(),
+            checking_s: s(On::Checking).as_secs_f64(),
         }
     }
 }
@@ -78,5 +85,8 @@ mod tests {
         assert_eq!((s.reading_s, s.refreshing_s, s.density_s), (0.0, 0.0, 0.0));
         spent.add(On::Density, start);
         assert!(seen.seconds().density_s >= 0.005);
+        assert_eq!(seen.seconds().checking_s, 0.0);
+        spent.add(On::Checking, start);
+        assert!(seen.seconds().checking_s >= 0.005);
     }
 }
