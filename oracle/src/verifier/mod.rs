@@ -7,6 +7,7 @@
 //! transaction. Nothing is batched in time windows, and nothing lives only in memory: on
 //! start the runner reloads every stored report that has no verdict yet.
 
+mod ahead;
 pub mod checks;
 pub mod denylist;
 pub mod governed;
@@ -28,8 +29,9 @@ use crate::density::HexDensityMap;
 use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 use crate::trust::{self, TrustTable};
+use ahead::{Ahead, SpeculatedChecks};
 use denylist::Denylist;
-use poc::{Checked, Context, EntropyInfo, Inputs, Received, check, judge};
+use poc::{Checked, Context, EntropyInfo, Received, judge};
 use saving::{InFlight, Unsaved};
 use schemas::clock::SharedClock;
 use schemas::proto::{BeaconReport, Entropy, WitnessReport};
@@ -174,6 +176,13 @@ pub struct Verifier {
     resume_window_ms: u64,
     /// Where the time goes (waiting for reads and stores, refreshing).
     spent: Spent,
+    /// A restart backlog's next window being read, or read already (taken by a refresh to
+    /// check it ahead).
+    reading: Option<tokio::task::JoinHandle<Result<Option<resume::Window>, StoreError>>>,
+    read_early: Option<Result<Option<resume::Window>, StoreError>>,
+    /// The next window's proofs of coverage being checked ahead, or checked.
+    speculating: Option<tokio::task::JoinHandle<SpeculatedChecks>>,
+    speculated: Option<SpeculatedChecks>,
 }
 
 impl Verifier {
@@ -215,6 +224,10 @@ impl Verifier {
             verdict_batch: VERDICT_BATCH,
             resume_window_ms: RESUME_WINDOW_MS,
             spent: Spent::default(),
+            reading: None,
+            read_early: None,
+            speculating: None,
+            speculated: None,
         }
     }
 
@@ -252,7 +265,8 @@ impl Verifier {
 
     /// Whether proofs of coverage are checked ([`poc::check`]: distances, radio physics, time
     /// of flight) on another thread ahead of their judging (the default), so the checks of the
-    /// next ones go on while this one is judged, stored or waits for a refresh; `false` checks
+    /// next ones go on while this one is judged, stored or waits for a refresh, and a refresh
+    /// of a restart backlog starts the checks of the next window (`verifier/ahead.rs`); `false` checks
     /// each as it is judged, on the verifier's task, the path before (kept to compare the two).
     pub fn with_check_ahead(mut self, ahead: bool) -> Self {
         self.check_ahead = ahead;
@@ -457,31 +471,41 @@ impl Verifier {
         }
         self.closed
             .retain(|_, c| c.beacon_ms.saturating_add(stale_ms) > now_ms || now_ms == u64::MAX);
+        // Checks made ahead for proofs of coverage closed by now and not used are dropped.
+        if self
+            .speculated
+            .as_ref()
+            .is_some_and(|s| s.closes_by_ms <= now_ms)
+        {
+            self.speculated = None;
+        }
         self.stats_tx.send_replace(self.stored_stats());
         Ok(())
     }
 
     /// Closes the proofs of coverage of `run` (one epoch's, oldest beacon first) in order,
-    /// checked ahead on another thread unless that is off. On an error the one that failed and
-    /// every one after it are pending again.
+    /// checked ahead on another thread unless that is off (those checked during the window
+    /// before are not checked again: [`ahead`]). On an error the one that failed and every one
+    /// after it are pending again.
     async fn close_run(&mut self, run: Vec<(Vec<u8>, Pending)>) -> Result<(), StoreError> {
+        let ahead = self.ahead();
+        let run = self.with_speculated(run, &ahead).await;
         if !self.check_ahead || run.len() < 2 {
-            let ahead = self.ahead();
             let mut run = run.into_iter();
-            while let Some((data, pending)) = run.next() {
-                let checked = ahead.check(&pending);
+            while let Some((data, pending, made)) = run.next() {
+                let checked = made.or_else(|| ahead.check(&pending));
                 if let Err(e) = self.close(data, pending, checked).await {
-                    self.pending.extend(run);
+                    self.pending
+                        .extend(run.map(|(data, pending, _)| (data, pending)));
                     return Err(e);
                 }
             }
             return Ok(());
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let ahead = self.ahead();
         let checking = tokio::task::spawn_blocking(move || {
-            for (data, pending) in run {
-                let checked = ahead.check(&pending);
+            for (data, pending, made) in run {
+                let checked = made.or_else(|| ahead.check(&pending));
                 if tx.send((data, pending, checked)).is_err() {
                     return;
                 }
@@ -511,10 +535,49 @@ impl Verifier {
         Ok(())
     }
 
+    /// Pairs each proof of coverage of `run` with its check made ahead, if there is one made
+    /// with its reports and the inputs in force (`ahead`).
+    async fn with_speculated(
+        &mut self,
+        run: Vec<(Vec<u8>, Pending)>,
+        ahead: &Ahead,
+    ) -> Vec<(Vec<u8>, Pending, Option<Checked>)> {
+        self.finish_speculating().await;
+        let mut speculated = self.speculated.take().filter(|s| s.ahead.same_as(ahead));
+        let run: Vec<_> = run
+            .into_iter()
+            .map(|(data, pending)| {
+                let made = speculated.as_mut().and_then(|s| s.take(&pending));
+                (data, pending, made)
+            })
+            .collect();
+        if speculated.is_some() {
+            let made = run.iter().filter(|(_, _, made)| made.is_some()).count();
+            self.spent.checked_ahead(made);
+        }
+        self.speculated = speculated;
+        run
+    }
+
+    /// Waits for the checks being made ahead, if any.
+    async fn finish_speculating(&mut self) {
+        let Some(task) = self.speculating.take() else {
+            return;
+        };
+        let waiting = std::time::Instant::now();
+        let checks = task.await;
+        self.spent.add(On::Checking, waiting);
+        match checks {
+            Ok(checks) => self.speculated = Some(checks),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+
     /// What [`check`] reads, as it is now.
     fn ahead(&self) -> Ahead {
         Ahead {
-            params: self.params.clone(),
+            params: Arc::new(self.params.clone()),
             registry: self.registry.clone(),
             entropy: Arc::clone(&self.entropy),
             denylist: Arc::clone(&self.denylist),
@@ -597,28 +660,5 @@ impl Verifier {
             }
         }
         Ok(())
-    }
-}
-
-/// What [`check`] reads, taken from the verifier when a run of checks starts.
-struct Ahead {
-    params: VerifierParams,
-    registry: Registry,
-    entropy: Arc<HashMap<Vec<u8>, EntropyInfo>>,
-    denylist: Arc<Denylist>,
-}
-
-impl Ahead {
-    fn check(&self, pending: &Pending) -> Option<Checked> {
-        let beacon = pending.beacon.as_ref()?;
-        Some(self.registry.with(|hotspots| {
-            let inputs = Inputs {
-                params: &self.params,
-                hotspots,
-                entropy: &self.entropy,
-                denylist: &self.denylist,
-            };
-            check(beacon, &pending.witnesses, &inputs)
-        }))
     }
 }

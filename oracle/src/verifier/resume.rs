@@ -2,14 +2,17 @@
 //! back one window of receive time at a time; and witnesses that belong to no proof of
 //! coverage.
 
+use super::ahead::{Early, Speculation};
 use super::poc::{Received, WitnessVerdict};
 use super::reason::{Invalid, Side};
 use super::spent::On;
-use super::{Event, Pending, STORE_RETRY, Verifier};
+use super::{CLOSE_GRACE_MS, Event, Pending, STORE_RETRY, Verifier};
 use crate::store::{ReportKind, Store, StoreError, StoredReport};
 use prost::Message;
 use schemas::PublicKey;
 use schemas::proto::{BeaconReport, WitnessReport};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 impl Verifier {
     pub(super) async fn resume(&mut self) -> Result<(), StoreError> {
@@ -30,24 +33,33 @@ impl Verifier {
         let now = self.clock.now_ms();
         let mut resumed = (0u64, 0u64);
         let (store, window_ms) = (self.store.clone(), self.resume_window_ms);
+        // A refresh may take the next window early, to check it ahead ([`Verifier::speculate`]).
         let read = |from_ms| tokio::spawn(read_window(store.clone(), from_ms, window_ms, now));
-        let mut ahead = Some(read(progress.verified_before_ms));
-        while let Some(task) = ahead.take() {
-            let waiting = std::time::Instant::now();
-            let window = task.await;
-            self.spent.add(On::Reading, waiting);
-            let window = window.map_err(|e| StoreError::Task(e.to_string()))??;
-            let Some(window) = window else { break };
+        self.reading = Some(read(progress.verified_before_ms));
+        loop {
+            let window = match (self.read_early.take(), self.reading.take()) {
+                (Some(window), _) => window,
+                (None, Some(task)) => {
+                    let waiting = std::time::Instant::now();
+                    let window = task.await;
+                    self.spent.add(On::Reading, waiting);
+                    window.map_err(|e| StoreError::Task(e.to_string()))?
+                }
+                (None, None) => break,
+            };
+            let Some(window) = window? else { break };
             let last = window.to == u64::MAX;
             if !last {
-                ahead = Some(read(window.to));
+                self.reading = Some(read(window.to));
             }
             resumed.0 += window.beacons.len() as u64;
             resumed.1 += window.witnesses.len() as u64;
-            for beacon in window.beacons {
+            // The checks made ahead hold the window's reports until they are done.
+            self.finish_speculating().await;
+            for beacon in unshare(window.beacons) {
                 self.add(Event::Beacon(beacon));
             }
-            for witness in window.witnesses {
+            for witness in unshare(window.witnesses) {
                 self.add(Event::Witness(witness));
             }
             if last {
@@ -92,6 +104,61 @@ impl Verifier {
             );
         }
         Ok(())
+    }
+
+    /// Starts checking the proofs of coverage that the restart backlog's next window will
+    /// close, if it has been read and nothing is being checked ahead already: called by a
+    /// refresh, during which the checks of the current window are soon done. `epoch` is the
+    /// one the parameters in force are for.
+    pub(super) async fn speculate(&mut self, epoch: u64) {
+        if !self.check_ahead || self.speculating.is_some() {
+            return;
+        }
+        if !self.reading.as_ref().is_some_and(|task| task.is_finished()) {
+            return;
+        }
+        let Some(task) = self.reading.take() else {
+            return;
+        };
+        let read = task
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))
+            .and_then(|window| window);
+        if let Ok(Some(window)) = &read
+            && window.to != u64::MAX
+        {
+            let window_ms = self.params.witness_window().as_millis() as u64 + CLOSE_GRACE_MS;
+            let mut early = HashMap::new();
+            for (data, pending) in &self.pending {
+                if pending
+                    .beacon
+                    .as_ref()
+                    .is_some_and(|b| b.received_ms.saturating_add(window_ms) <= window.to)
+                {
+                    early.insert(data.clone(), Early::of(pending));
+                }
+            }
+            for beacon in window.beacons.iter() {
+                if let Some(pending) = self.pending.get(&beacon.report.data)
+                    && !early.contains_key(&beacon.report.data)
+                {
+                    early.insert(beacon.report.data.clone(), Early::of(pending));
+                }
+            }
+            let speculation = Speculation {
+                ahead: self.ahead(),
+                beacons: Arc::clone(&window.beacons),
+                witnesses: Arc::clone(&window.witnesses),
+                early,
+                window_ms,
+                closes_by_ms: window.to,
+                epoch,
+            };
+            // What was checked ahead for this window is taken by now.
+            self.speculated = None;
+            self.speculating = Some(tokio::task::spawn_blocking(move || speculation.check()));
+        }
+        self.read_early = Some(read);
     }
 
     /// Witnesses with no beacon: `too_late` when their proof of coverage already closed,
@@ -149,13 +216,19 @@ impl Verifier {
     }
 }
 
-/// One window of the restart backlog: its reports without a verdict, decoded.
-struct Window {
+/// One window of the restart backlog: its reports without a verdict, decoded (shared with the
+/// checks made ahead).
+pub(super) struct Window {
     from: u64,
     /// `u64::MAX` for the last window (everything left).
     to: u64,
-    beacons: Vec<Received<BeaconReport>>,
-    witnesses: Vec<Received<WitnessReport>>,
+    beacons: Arc<Vec<Received<BeaconReport>>>,
+    witnesses: Arc<Vec<Received<WitnessReport>>>,
+}
+
+/// The reports of a window, copied only if they are still shared.
+fn unshare<T: Clone>(reports: Arc<Vec<T>>) -> Vec<T> {
+    Arc::try_unwrap(reports).unwrap_or_else(|shared| (*shared).clone())
 }
 
 /// The window of `window_ms` that holds the first report without a verdict received at or
@@ -185,8 +258,8 @@ async fn read_window(
     Ok(Some(Window {
         from,
         to,
-        beacons: beacons.iter().filter_map(decode).collect(),
-        witnesses: witnesses.iter().filter_map(decode).collect(),
+        beacons: Arc::new(beacons.iter().filter_map(decode).collect()),
+        witnesses: Arc::new(witnesses.iter().filter_map(decode).collect()),
     }))
 }
 

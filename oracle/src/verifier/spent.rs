@@ -21,9 +21,10 @@ pub(super) enum On {
     Checking,
 }
 
-/// Nanoseconds per [`On`], shared.
+/// Nanoseconds per `On`, then the count of proofs of coverage checked ahead of their
+/// window, shared.
 #[derive(Debug, Default, Clone)]
-pub struct Spent(Arc<[AtomicU64; 6]>);
+pub struct Spent(Arc<[AtomicU64; 7]>);
 
 /// A reading of [`Spent`], in seconds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,9 @@ pub struct SpentSeconds {
     /// of flight) to reach the next proof of coverage.
     #[serde(default)]
     pub checking_s: f64,
+    /// Proofs of coverage checked while the window before theirs was verified (not a time).
+    #[serde(default)]
+    pub checked_ahead: u64,
 }
 
 impl Spent {
@@ -51,6 +55,11 @@ impl Spent {
     pub(super) fn add(&self, on: On, since: Instant) {
         let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.0[on as usize].fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Counts `n` proofs of coverage checked ahead of their window.
+    pub(super) fn checked_ahead(&self, n: usize) {
+        self.0[6].fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// The totals so far.
@@ -63,6 +72,7 @@ impl Spent {
             evaluating_s: s(On::Evaluating).as_secs_f64(),
             density_s: s(On::Density).as_secs_f64(),
             checking_s: s(On::Checking).as_secs_f64(),
+            checked_ahead: self.0[6].load(Ordering::Relaxed),
         }
     }
 }
@@ -88,5 +98,8 @@ mod tests {
         assert_eq!(seen.seconds().checking_s, 0.0);
         spent.add(On::Checking, start);
         assert!(seen.seconds().checking_s >= 0.005);
+        spent.checked_ahead(3);
+        spent.checked_ahead(4);
+        assert_eq!(seen.seconds().checked_ahead, 7);
     }
 }
