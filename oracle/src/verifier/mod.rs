@@ -29,7 +29,7 @@ use crate::density::HexDensityMap;
 use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 use crate::trust::{self, TrustTable};
-use ahead::{Ahead, SpeculatedChecks};
+use ahead::{Ahead, Checker, Done, SpeculatedChecks};
 use denylist::Denylist;
 use poc::{Checked, Context, EntropyInfo, Received, judge};
 use saving::{InFlight, Unsaved};
@@ -180,8 +180,10 @@ pub struct Verifier {
     /// check it ahead).
     reading: Option<tokio::task::JoinHandle<Result<Option<resume::Window>, StoreError>>>,
     read_early: Option<Result<Option<resume::Window>, StoreError>>,
+    /// The thread the checks run on (started with the first run to check).
+    checker: Option<Checker>,
     /// The next window's proofs of coverage being checked ahead, or checked.
-    speculating: Option<tokio::task::JoinHandle<SpeculatedChecks>>,
+    speculating: Option<Done<SpeculatedChecks>>,
     speculated: Option<SpeculatedChecks>,
 }
 
@@ -226,6 +228,7 @@ impl Verifier {
             spent: Spent::default(),
             reading: None,
             read_early: None,
+            checker: None,
             speculating: None,
             speculated: None,
         }
@@ -503,7 +506,7 @@ impl Verifier {
             return Ok(());
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let checking = tokio::task::spawn_blocking(move || {
+        let checking = self.checker()?.run(move || {
             for (data, pending, made) in run {
                 let checked = made.or_else(|| ahead.check(&pending));
                 if tx.send((data, pending, checked)).is_err() {
@@ -527,12 +530,20 @@ impl Verifier {
         }
         // Every proof of coverage came back, unless the checks panicked: then so does the
         // verifier, as it did when it checked them itself (none is lost: all are stored).
-        if let Err(e) = checking.await
-            && e.is_panic()
-        {
-            std::panic::resume_unwind(e.into_panic());
+        if let Ok(Err(panic)) = checking.await {
+            std::panic::resume_unwind(panic);
         }
         Ok(())
+    }
+
+    /// The thread the checks run on, started the first time.
+    fn checker(&mut self) -> Result<&Checker, StoreError> {
+        match &mut self.checker {
+            Some(checker) => Ok(checker),
+            none => Ok(none.insert(
+                Checker::start().map_err(|e| StoreError::Task(format!("checking thread: {e}")))?,
+            )),
+        }
     }
 
     /// Pairs each proof of coverage of `run` with its check made ahead, if there is one made
@@ -568,8 +579,8 @@ impl Verifier {
         let checks = task.await;
         self.spent.add(On::Checking, waiting);
         match checks {
-            Ok(checks) => self.speculated = Some(checks),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Ok(Ok(checks)) => self.speculated = Some(checks),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
             Err(_) => {}
         }
     }

@@ -51,8 +51,6 @@ impl Verifier {
         }
         // The refresh reads stored verdicts: store the ones verified so far first.
         self.store_unsaved().await?;
-        // The checks of this window are soon done: the next window's can start.
-        self.speculate(self.params.epoch_of(received_ms)).await;
         let refreshing = std::time::Instant::now();
         let start = bucket * refresh_ms;
         let horizon = start.saturating_sub(self.params.interactivity_window.as_millis() as u64);
@@ -98,7 +96,8 @@ impl Verifier {
         // Only now: a refresh that failed part-way (a read of the trust window) is done again
         // in full when the proof of coverage that needed it is retried, never skipped.
         self.density_bucket = Some(bucket);
-        // If the next window was not read when the refresh started, it may be now.
+        // The checks of this window are done or soon done: the next window's can start. Not
+        // before the evaluation: their results would add to its peak of memory.
         self.speculate(self.params.epoch_of(received_ms)).await;
         self.spent.add(On::Refreshing, refreshing);
         Ok(())

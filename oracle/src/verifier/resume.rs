@@ -156,7 +156,12 @@ impl Verifier {
             };
             // What was checked ahead for this window is taken by now.
             self.speculated = None;
-            self.speculating = Some(tokio::task::spawn_blocking(move || speculation.check()));
+            match self.checker() {
+                Ok(checker) => {
+                    self.speculating = Some(checker.run(move || speculation.check()));
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot check the next window ahead"),
+            }
         }
         self.read_early = Some(read);
     }
