@@ -1,14 +1,15 @@
-//! Checking proofs of coverage ahead of their judging ([`poc::check`] on other threads).
+//! Checking proofs of coverage ahead of their judging ([`poc::check`] on another thread).
 //!
-//! A run of due proofs of coverage is checked on a blocking thread while the verifier judges
-//! the ones already checked, stores verdicts and refreshes density and trust
-//! ([`Verifier::close_run`](super::Verifier)). While a restart backlog is verified, the refresh
-//! (which only the verifier's task can do, and during which the checks of its window are soon
-//! done) also starts the checks of the next window, if it has been read: those proofs of
-//! coverage are paired as the verifier will pair them ([`Speculation`]), checked, and each
+//! A run of due proofs of coverage is checked on the [`Checker`]'s thread while the verifier
+//! judges the ones already checked, stores verdicts and refreshes density and trust
+//! ([`Verifier::close_run`](super::Verifier)). While a restart backlog is verified, a refresh
+//! (which only the verifier's task can do, and by whose end the checks of its window are done
+//! or soon done) then starts the checks of the next window, if it has been read: those proofs
+//! of coverage are paired as the verifier will pair them ([`Speculation`]), checked, and each
 //! result is used only if the proof of coverage is closed with exactly the reports it was
 //! checked with, under the same parameters, entropy and denylist; anything else is checked
-//! again.
+//! again. They start after the trust evaluation, whose peak of memory their results would
+//! add to.
 
 use super::Pending;
 use super::denylist::Denylist;
