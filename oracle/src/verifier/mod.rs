@@ -493,7 +493,14 @@ impl Verifier {
     async fn close_run(&mut self, run: Vec<(Vec<u8>, Pending)>) -> Result<(), StoreError> {
         let ahead = self.ahead();
         let run = self.with_speculated(run, &ahead).await;
-        if !self.check_ahead || run.len() < 2 {
+        let checker = if self.check_ahead && run.len() >= 2 {
+            self.checker()
+                .map_err(|e| tracing::warn!(error = %e, "checking on the verifier's task"))
+                .ok()
+        } else {
+            None
+        };
+        let Some(checker) = checker else {
             let mut run = run.into_iter();
             while let Some((data, pending, made)) = run.next() {
                 let checked = made.or_else(|| ahead.check(&pending));
@@ -504,9 +511,9 @@ impl Verifier {
                 }
             }
             return Ok(());
-        }
+        };
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let checking = self.checker()?.run(move || {
+        let checking = checker.run(move || {
             for (data, pending, made) in run {
                 let checked = made.or_else(|| ahead.check(&pending));
                 if tx.send((data, pending, checked)).is_err() {
@@ -524,6 +531,9 @@ impl Verifier {
             if let Err(e) = self.close(data, pending, checked).await {
                 while let Some((data, pending, _)) = rx.recv().await {
                     self.pending.insert(data, pending);
+                }
+                if let Ok(Err(panic)) = checking.await {
+                    std::panic::resume_unwind(panic);
                 }
                 return Err(e);
             }
