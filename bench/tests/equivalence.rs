@@ -3,9 +3,9 @@
 //! whole backlog read at once and the whole trust window read at every refresh (the
 //! unoptimised paths), and loaded with multi-row statements and verified in batches, the
 //! backlog read in windows, the trust evidence slid from refresh to refresh, the proofs of
-//! coverage checked on another thread ahead of their judging, the next window's during a
-//! refresh (the optimised ones), on SQLite and PostgreSQL; every verdict must be the same on all four. The trust
-//! window is three hours, so in a day it slides: reports leave it as well as enter it. Every
+//! coverage checked on another thread ahead of their judging, the next window's from the end
+//! of a refresh (the optimised ones), on SQLite and PostgreSQL; every verdict must be the
+//! same on all four. The trust window is three hours, so in a day it slides: reports leave it as well as enter it. Every
 //! witness report is received 1.4 s earlier than generated (before its beacon, as when a
 //! beaconer's uplink lags) and trust is refreshed every minute, so the proofs of coverage of
 //! beacons received just after a refresh store witness verdicts received before it: evidence
@@ -97,7 +97,7 @@ async fn optimised_and_restarted_paths_store_the_same_verdicts_as_the_unoptimise
                 loaded.witnesses
             );
             assert!(result.stats.valid_witnesses > 0, "{:?}", result.stats);
-            // The oracle's paths check a window's proofs of coverage during the refreshes of the
+            // The oracle's paths check a window's proofs of coverage from the refreshes of the
             // window before (trust is refreshed every minute, so every window has refreshes);
             // the path before checks each as it is judged.
             assert_eq!(

@@ -155,12 +155,10 @@ impl SpeculatedChecks {
     pub fn take(&mut self, pending: &Pending) -> Option<Checked> {
         let beacon = pending.beacon.as_ref()?;
         let made = self.by_beacon.remove(&beacon.id)?;
-        let same = made.witness_ids.len() == pending.witnesses.len()
-            && made
-                .witness_ids
-                .iter()
-                .zip(&pending.witnesses)
-                .all(|(id, w)| *id == w.id);
+        let same = made
+            .witness_ids
+            .iter()
+            .eq(pending.witnesses.iter().map(|w| &w.id));
         same.then_some(made.checked)
     }
 }

@@ -424,10 +424,15 @@ impl Verifier {
         self.save_progress_when_idle().await
     }
 
+    /// How long after its beacon was received a proof of coverage is closed.
+    fn closes_after_ms(&self) -> u64 {
+        self.params.witness_window().as_millis() as u64 + CLOSE_GRACE_MS
+    }
+
     /// Closes every proof of coverage whose window ended by `now_ms`, oldest beacon first, and
     /// judges witnesses whose beacon never came or came long before.
     async fn close_due(&mut self, now_ms: u64) -> Result<(), StoreError> {
-        let window_ms = self.params.witness_window().as_millis() as u64 + CLOSE_GRACE_MS;
+        let window_ms = self.closes_after_ms();
         let stale_ms = self.params.stale_after.as_millis() as u64;
         let mut due: Vec<(u64, [u8; 32], Vec<u8>)> = Vec::new();
         let mut lone: Vec<Vec<u8>> = Vec::new();

@@ -6,7 +6,7 @@ use super::ahead::{Early, Speculation};
 use super::poc::{Received, WitnessVerdict};
 use super::reason::{Invalid, Side};
 use super::spent::On;
-use super::{CLOSE_GRACE_MS, Event, Pending, STORE_RETRY, Verifier};
+use super::{Event, Pending, STORE_RETRY, Verifier};
 use crate::store::{ReportKind, Store, StoreError, StoredReport};
 use prost::Message;
 use schemas::PublicKey;
@@ -127,7 +127,7 @@ impl Verifier {
         if let Ok(Some(window)) = &read
             && window.to != u64::MAX
         {
-            let window_ms = self.params.witness_window().as_millis() as u64 + CLOSE_GRACE_MS;
+            let window_ms = self.closes_after_ms();
             let mut early = HashMap::new();
             for (data, pending) in &self.pending {
                 if pending

@@ -24,7 +24,10 @@ pub(super) enum On {
 /// Nanoseconds per `On`, then the count of proofs of coverage checked ahead of their
 /// window, shared.
 #[derive(Debug, Default, Clone)]
-pub struct Spent(Arc<[AtomicU64; 7]>);
+pub struct Spent(Arc<[AtomicU64; CHECKED_AHEAD + 1]>);
+
+/// The slot after the times: the count of proofs of coverage checked ahead.
+const CHECKED_AHEAD: usize = On::Checking as usize + 1;
 
 /// A reading of [`Spent`], in seconds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,7 +62,7 @@ impl Spent {
 
     /// Counts `n` proofs of coverage checked ahead of their window.
     pub(super) fn checked_ahead(&self, n: usize) {
-        self.0[6].fetch_add(n as u64, Ordering::Relaxed);
+        self.0[CHECKED_AHEAD].fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// The totals so far.
@@ -72,7 +75,7 @@ impl Spent {
             evaluating_s: s(On::Evaluating).as_secs_f64(),
             density_s: s(On::Density).as_secs_f64(),
             checking_s: s(On::Checking).as_secs_f64(),
-            checked_ahead: self.0[6].load(Ordering::Relaxed),
+            checked_ahead: self.0[CHECKED_AHEAD].load(Ordering::Relaxed),
         }
     }
 }
