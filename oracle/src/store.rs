@@ -242,9 +242,16 @@ impl Store {
     }
 
     /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
-    /// their first receive time and not stored again. New reports go in with multi-row
-    /// statements that return what they inserted (see `store/reports.rs`).
+    /// their first receive time and not stored again. New reports go in with statements that
+    /// return what they inserted: arrays on PostgreSQL, multi-row `VALUES` on SQLite (see
+    /// `store/reports.rs`).
     pub async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Stored>, StoreError> {
+        if let Some(postgres) = self.db.postgres() {
+            let mut tx = postgres.begin().await?;
+            let outcomes = reports::insert_reports_pg(&mut tx, reports).await?;
+            tx.commit().await?;
+            return Ok(outcomes);
+        }
         let (_turn, mut tx) = self.begin_write().await?;
         let outcomes = reports::insert_reports(&mut tx, reports).await?;
         tx.commit().await?;

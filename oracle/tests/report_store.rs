@@ -1,0 +1,156 @@
+//! Storing reports: the ingest writer's path (`Store::insert_reports`: arrays on PostgreSQL,
+//! multi-row `VALUES` on SQLite) answers and stores exactly what the reference path, one
+//! statement per report (`Store::insert_reports_one_by_one`), does, on both databases:
+//! new reports, the same report twice in one call, and reports stored by an earlier call.
+
+use oracle::store::{NewReport, ReportKind, Store, Stored};
+use schemas::PublicKey;
+use sqlx::Row;
+
+const START_MS: u64 = 1_767_225_600_000;
+
+/// Report `n` of `kind`: its id, signer, payload and bytes all differ with `n`.
+fn report(kind: ReportKind, n: u8, received_ms: u64) -> NewReport {
+    NewReport {
+        kind,
+        id: [n; 32],
+        hotspot_key: PublicKey::from_bytes([n.wrapping_mul(7); 32]),
+        data: vec![n; 51],
+        received_ms,
+        message: vec![n, kind as u8, 3, 4],
+    }
+}
+
+/// A group as the writer commits it: beacons and witnesses mixed, with one witness and one
+/// beacon sent twice (received later the second time).
+fn first_group() -> Vec<NewReport> {
+    let mut group = Vec::new();
+    for n in 0..12u8 {
+        let kind = if n % 4 == 0 {
+            ReportKind::Beacon
+        } else {
+            ReportKind::Witness
+        };
+        group.push(report(kind, n, START_MS + u64::from(n) * 10));
+    }
+    group.push(report(ReportKind::Witness, 5, START_MS + 500));
+    group.push(report(ReportKind::Beacon, 8, START_MS + 510));
+    group
+}
+
+/// A later group: three reports of the first again, and new ones.
+fn second_group() -> Vec<NewReport> {
+    let later = START_MS + 60_000;
+    vec![
+        report(ReportKind::Witness, 1, later),
+        report(ReportKind::Beacon, 40, later + 1),
+        report(ReportKind::Beacon, 0, later + 2),
+        report(ReportKind::Witness, 41, later + 3),
+        report(ReportKind::Witness, 11, later + 4),
+        report(ReportKind::Witness, 41, later + 5),
+    ]
+}
+
+/// Every stored row of both report tables, in id order.
+async fn stored_rows(store: &Store) -> Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>)> {
+    let mut out = Vec::new();
+    for table in ["beacon_reports", "witness_reports"] {
+        let sql =
+            format!("SELECT id, hotspot_key, data, received_ms, message FROM {table} ORDER BY id");
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(store.db().pool())
+            .await
+            .expect("rows")
+        {
+            out.push((
+                table.to_string(),
+                row.get("id"),
+                row.get("hotspot_key"),
+                row.get("data"),
+                row.get("received_ms"),
+                row.get("message"),
+            ));
+        }
+    }
+    out
+}
+
+fn stored(duplicate: bool, received_ms: u64) -> Stored {
+    Stored {
+        duplicate,
+        received_ms,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
+    let batched = db::test_support::both().await.expect("databases");
+    let reference = db::test_support::both().await.expect("databases");
+    for (batched, reference) in batched.iter().zip(&reference) {
+        let (fast, slow) = (
+            Store::new(batched.db.clone()),
+            Store::new(reference.db.clone()),
+        );
+        let name = batched.name;
+
+        let group = first_group();
+        let answers = fast.insert_reports(&group).await.expect("insert");
+        assert_eq!(
+            answers,
+            slow.insert_reports_one_by_one(&group)
+                .await
+                .expect("insert"),
+            "{name}: first group"
+        );
+        // Spelled out, so that both paths being wrong the same way fails too.
+        assert_eq!(answers.len(), 14, "{name}");
+        assert!(
+            answers[..12]
+                .iter()
+                .zip(&group)
+                .all(|(a, r)| *a == stored(false, r.received_ms)),
+            "{name}: the first twelve are new: {answers:?}"
+        );
+        assert_eq!(
+            answers[12],
+            stored(true, START_MS + 50),
+            "{name}: witness 5 again"
+        );
+        assert_eq!(
+            answers[13],
+            stored(true, START_MS + 80),
+            "{name}: beacon 8 again"
+        );
+
+        let group = second_group();
+        let answers = fast.insert_reports(&group).await.expect("insert");
+        assert_eq!(
+            answers,
+            slow.insert_reports_one_by_one(&group)
+                .await
+                .expect("insert"),
+            "{name}: second group"
+        );
+        let later = START_MS + 60_000;
+        assert_eq!(
+            answers,
+            vec![
+                stored(true, START_MS + 10),
+                stored(false, later + 1),
+                stored(true, START_MS),
+                stored(false, later + 3),
+                stored(true, START_MS + 110),
+                stored(true, later + 3),
+            ],
+            "{name}"
+        );
+
+        let rows = stored_rows(&fast).await;
+        assert_eq!(
+            rows.len(),
+            14,
+            "{name}: 12 + 2 new reports stored once each"
+        );
+        assert_eq!(rows, stored_rows(&slow).await, "{name}: the same rows");
+    }
+}
