@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 mod batch;
 mod small_order;
 
-pub use batch::{BatchResults, BatchVerifier};
+pub use batch::{BatchResults, BatchVerifier, KeyCache};
 pub use small_order::is_small_order_key;
 
 /// Why a signature did not verify.

@@ -7,7 +7,8 @@
 //!   blocking thread with `schemas::sign::BatchVerifier` (chunks of [`VERIFY_CHUNK`]; a chunk
 //!   whose batch equation fails is checked one signature at a time, so each bad report is
 //!   identified exactly), then checks that each signer is onboarded and encodes the report
-//!   (message id, stored bytes). While both cores verify, submissions wait and the next group
+//!   (message id, stored bytes). Signers' keys are decoded to curve points once and kept
+//!   ([`SIGNER_KEYS`] of them) for their next reports. While both cores verify, submissions wait and the next group
 //!   is larger, which is where batching pays.
 //! - **Write**: every verified group waiting is committed in one transaction
 //!   (`Store::insert_reports`), **then** each report is acknowledged (duplicates with their
@@ -23,7 +24,7 @@ use crate::verifier::poc::Received;
 use schemas::PublicKey;
 use schemas::clock::SharedClock;
 use schemas::proto::RejectReason;
-use schemas::sign::{BatchVerifier, SingleSigned};
+use schemas::sign::{BatchVerifier, KeyCache, SingleSigned};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -31,6 +32,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 const MAX_GROUP_SIGNATURES: usize = 512;
 /// Signatures per batch equation (a failed one is re-checked one by one).
 const VERIFY_CHUNK: usize = 128;
+/// Signers' keys kept decoded: a Helium-peak network's million hotspots, about 220 MB once
+/// every one of them has sent a report (a point is 160 bytes).
+const SIGNER_KEYS: usize = 1 << 20;
 /// Submissions waiting for a core before submitters wait for room.
 const SUBMIT_QUEUE: usize = 4 * 1024;
 /// Verified groups waiting for the writer before verification waits.
@@ -125,6 +129,7 @@ async fn verify_loop(
     cores: usize,
 ) {
     let permits = Arc::new(Semaphore::new(cores.max(1)));
+    let keys = Arc::new(KeyCache::new(SIGNER_KEYS));
     loop {
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             return;
@@ -143,9 +148,10 @@ async fn verify_loop(
         }
         let verified = verified.clone();
         let registry = registry.clone();
+        let keys = Arc::clone(&keys);
         tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let pending = verify_group(group, &registry);
+            let pending = verify_group(group, &registry, &keys);
             tracing::debug!(
                 reports = signatures,
                 verify_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -160,7 +166,7 @@ async fn verify_loop(
 }
 
 /// Verifies a group's signatures in batches, then checks signers and encodes the reports.
-fn verify_group(group: Vec<Submission>, registry: &Registry) -> Vec<Pending> {
+fn verify_group(group: Vec<Submission>, registry: &Registry, keys: &KeyCache) -> Vec<Pending> {
     let messages: Vec<&ReportMessage> = group
         .iter()
         .flat_map(|s| s.checked.iter().filter_map(|c| c.as_ref().ok()))
@@ -174,7 +180,7 @@ fn verify_group(group: Vec<Submission>, registry: &Registry) -> Vec<Pending> {
                 ReportMessage::Witness(w) => batch.queue_message(w),
             };
         }
-        signatures.extend(batch.verify().results);
+        signatures.extend(batch.verify_cached(keys).results);
     }
     drop(messages);
     let mut signatures = signatures.into_iter();

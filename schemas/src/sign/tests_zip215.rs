@@ -294,3 +294,83 @@ fn one_bad_report_among_many_is_identified_exactly() {
     let out = clean.verify();
     assert!(!out.checked_one_by_one && out.results.iter().all(Result::is_ok));
 }
+
+#[test]
+fn keys_decoded_before_give_the_same_results_and_only_proven_keys_are_kept() {
+    let cache = KeyCache::new(1_000);
+    let good: Vec<Case> = (20..40u8).map(|s| honest(s, &[s; 80])).collect();
+    // Twice over each case: first with only some keys held, then with every good one held.
+    for round in 0..2 {
+        for (case, expected) in all_cases() {
+            let mut batch = BatchVerifier::with_capacity(good.len() + 1);
+            for g in &good[..10] {
+                batch.queue(&g.key, &g.sig, &g.msg);
+            }
+            let at = batch.queue(&case.key, &case.sig, &case.msg);
+            for g in &good[10..] {
+                batch.queue(&g.key, &g.sig, &g.msg);
+            }
+            let before = cache.len();
+            let out = batch.verify_cached(&cache);
+            for (i, result) in out.results.iter().enumerate() {
+                let want = if i == at { &expected } else { &Ok(()) };
+                assert_eq!(result, want, "{} at {i}, round {round}", case.name);
+            }
+            assert_eq!(
+                out.checked_one_by_one,
+                expected.is_err() && !is_refused(&expected),
+                "{} round {round}",
+                case.name
+            );
+            if out.checked_one_by_one {
+                assert_eq!(
+                    cache.len(),
+                    before,
+                    "{}: nothing kept from a failed batch",
+                    case.name
+                );
+            }
+        }
+    }
+    // The good signers, honest(1)'s, and the two edge cases' keys: every key of a batch whose
+    // equation held, none of a refused or failed signature.
+    let kept = cache.len();
+    assert_eq!(kept, 20 + 3, "kept {kept}");
+    let refused_keys: Vec<[u8; 32]> = all_cases()
+        .into_iter()
+        .filter(|(_, expected)| expected.is_err())
+        .map(|(case, _)| case.key)
+        .collect();
+    let held = cache.lookup(refused_keys.iter());
+    assert!(
+        held.is_empty(),
+        "no key of a refused signature is kept, unless it also signed a good one"
+    );
+}
+
+#[test]
+fn a_full_key_cache_starts_over_and_results_do_not_change() {
+    let cache = KeyCache::new(8);
+    for round in 0..3u8 {
+        let mut batch = BatchVerifier::default();
+        let mut cases = Vec::new();
+        for s in 0..20u8 {
+            let case = honest(s.wrapping_add(round * 7), &[s, round]);
+            batch.queue(&case.key, &case.sig, &case.msg);
+            cases.push(case);
+        }
+        let tampered = tampered();
+        batch.queue(&tampered.key, &tampered.sig, &tampered.msg);
+        let out = batch.verify_cached(&cache);
+        assert!(out.checked_one_by_one);
+        assert_eq!(out.results[20], Err(SignError::Mismatch));
+        assert!(out.results[..20].iter().all(Result::is_ok), "round {round}");
+        let mut clean = BatchVerifier::default();
+        for case in &cases {
+            clean.queue(&case.key, &case.sig, &case.msg);
+        }
+        let out = clean.verify_cached(&cache);
+        assert!(!out.checked_one_by_one && out.results.iter().all(Result::is_ok));
+        assert!((1..=8).contains(&cache.len()), "{} keys", cache.len());
+    }
+}
