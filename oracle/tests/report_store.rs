@@ -145,11 +145,46 @@ async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
             "{name}"
         );
 
+        // Later calls: all new reports of both kinds, one report twice, one stored before among
+        // new ones, one stored before alone.
+        let later = START_MS + 120_000;
+        for (call, group) in [
+            vec![
+                report(ReportKind::Witness, 50, later),
+                report(ReportKind::Beacon, 51, later + 1),
+            ],
+            vec![
+                report(ReportKind::Witness, 52, later + 2),
+                report(ReportKind::Witness, 52, later + 3),
+            ],
+            vec![
+                report(ReportKind::Beacon, 53, later + 4),
+                report(ReportKind::Witness, 50, later + 5),
+            ],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let answers = fast.insert_reports(&group).await.expect("insert");
+            assert_eq!(
+                answers,
+                slow.insert_reports_one_by_one(&group)
+                    .await
+                    .expect("insert"),
+                "{name}: call {call} after the second group"
+            );
+        }
+        let answers = fast
+            .insert_reports(&[report(ReportKind::Witness, 52, later + 9)])
+            .await
+            .expect("insert");
+        assert_eq!(answers, vec![stored(true, later + 2)], "{name}");
+
         let rows = stored_rows(&fast).await;
         assert_eq!(
             rows.len(),
-            14,
-            "{name}: 12 + 2 new reports stored once each"
+            18,
+            "{name}: 12 + 2 + 4 new reports stored once each"
         );
         assert_eq!(rows, stored_rows(&slow).await, "{name}: the same rows");
     }
