@@ -542,6 +542,92 @@ async fn batches_on_postgres() {
     batch_scenario(db.url.clone()).await;
 }
 
+/// Agents on many connections send overlapping batches at once, so one group commit holds the
+/// same report several times and later ones hold it again: each report is stored once and
+/// acknowledged as new exactly once, and every other answer for it is a duplicate with that
+/// first receive time.
+async fn overlapping_batches_scenario(database_url: String) {
+    use report::Report::Witness;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = ingest_settings(dir.path(), database_url);
+    let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
+    let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
+        .await
+        .expect("oracle starts");
+    let conn = connect(&oracle).await;
+    let now = clock.now_ms();
+    let beaconer = onboard(&conn, 20, 37.7749, -122.4194, now).await;
+    let witness = onboard(&conn, 21, 37.7929, -122.4194, now).await;
+    let Some(response::Msg::Entropy(entropy)) =
+        send(&conn, request::Msg::Entropy(EntropyRequest {}))
+            .await
+            .msg
+    else {
+        panic!("no entropy");
+    };
+    let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    let signed = |k: i32| make_witness(&witness, &beacon, -1000 - k, clock.now_ms());
+    const SHARED: usize = 20;
+    const OWN: usize = 5;
+    const AGENTS: usize = 12;
+    const REQUESTS: usize = 4;
+    let shared: Vec<WitnessReport> = (0..SHARED as i32).map(signed).collect();
+    let mut requests = Vec::new();
+    for agent in 0..AGENTS {
+        let conn = connect(&oracle).await;
+        for r in 0..REQUESTS {
+            let first = (SHARED + (agent * REQUESTS + r) * OWN) as i32;
+            let mut reports: Vec<report::Report> = (first..first + OWN as i32)
+                .map(|k| Witness(signed(k)))
+                .collect();
+            reports.extend(shared.iter().cloned().map(Witness));
+            requests.push((conn.clone(), reports));
+        }
+    }
+    let answers = futures::future::join_all(
+        requests
+            .into_iter()
+            .map(|(conn, reports)| async move { results(&send(&conn, batch(reports)).await) }),
+    )
+    .await;
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer.len(), OWN + SHARED, "request {i}");
+        for own in &answer[..OWN] {
+            assert!(matches!(own, Ok((false, _))), "request {i}: {own:?}");
+        }
+    }
+    for j in 0..SHARED {
+        let all: Vec<(bool, u64)> = answers
+            .iter()
+            .map(|a| a[OWN + j].expect("shared report acknowledged"))
+            .collect();
+        let new: Vec<u64> = all.iter().filter(|(d, _)| !d).map(|(_, t)| *t).collect();
+        assert_eq!(new.len(), 1, "shared report {j} new exactly once: {all:?}");
+        assert!(
+            all.iter().all(|(_, t)| *t == new[0]),
+            "shared report {j}: every answer has the first receive time: {all:?}"
+        );
+    }
+    let requests = (AGENTS * REQUESTS) as i64;
+    assert_eq!(
+        count(&oracle, "witness_reports").await,
+        SHARED as i64 + requests * OWN as i64
+    );
+    oracle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_on_sqlite() {
+    let db = db::test_support::sqlite().await.expect("sqlite");
+    overlapping_batches_scenario(db.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_on_postgres() {
+    let db = db::test_support::postgres().await.expect("postgres");
+    overlapping_batches_scenario(db.url.clone()).await;
+}
+
 /// Reports acknowledged just before the oracle stops are verified after it restarts on the same
 /// database: nothing already accepted is lost.
 async fn restart_scenario(database_url: String) {
