@@ -413,11 +413,18 @@ async fn count(oracle: &Oracle, table: &str) -> i64 {
     .get("n")
 }
 
-/// Batches: each report answered on its own, exactly as alone (acks, an in-batch and a later
-/// duplicate with the first receive time, each kind of rejection at its place), whole-request
-/// refusals beyond the bounds, and only acknowledged reports stored.
-async fn batch_scenario(database_url: String) {
-    use report::Report::{Beacon, Witness};
+/// An oracle on `database_url` with two onboarded hotspots, a connection, and a beacon of the
+/// first signed over the oracle's entropy.
+struct TwoHotspots {
+    oracle: Oracle,
+    conn: quinn::Connection,
+    clock: SharedClock,
+    witness: Hotspot,
+    beacon: BeaconReport,
+    _dir: tempfile::TempDir,
+}
+
+async fn two_hotspots(database_url: String) -> TwoHotspots {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = ingest_settings(dir.path(), database_url);
     let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
@@ -436,6 +443,29 @@ async fn batch_scenario(database_url: String) {
         panic!("no entropy");
     };
     let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    TwoHotspots {
+        oracle,
+        conn,
+        clock,
+        witness,
+        beacon,
+        _dir: dir,
+    }
+}
+
+/// Batches: each report answered on its own, exactly as alone (acks, an in-batch and a later
+/// duplicate with the first receive time, each kind of rejection at its place), whole-request
+/// refusals beyond the bounds, and only acknowledged reports stored.
+async fn batch_scenario(database_url: String) {
+    use report::Report::{Beacon, Witness};
+    let TwoHotspots {
+        oracle,
+        conn,
+        clock,
+        witness,
+        beacon,
+        _dir,
+    } = two_hotspots(database_url).await;
     let heard = make_witness(&witness, &beacon, -1000, clock.now_ms());
     let mut forged = heard.clone();
     forged.snr_ddb += 1;
@@ -548,24 +578,14 @@ async fn batches_on_postgres() {
 /// first receive time.
 async fn overlapping_batches_scenario(database_url: String) {
     use report::Report::Witness;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let settings = ingest_settings(dir.path(), database_url);
-    let clock: SharedClock = Arc::new(ScaledClock::new(1_763_800_000_000_000_000, 20.0));
-    let oracle = Oracle::start(&settings, Keypair::from_seed([1; 32]), Arc::clone(&clock))
-        .await
-        .expect("oracle starts");
-    let conn = connect(&oracle).await;
-    let now = clock.now_ms();
-    let beaconer = onboard(&conn, 20, 37.7749, -122.4194, now).await;
-    let witness = onboard(&conn, 21, 37.7929, -122.4194, now).await;
-    let Some(response::Msg::Entropy(entropy)) =
-        send(&conn, request::Msg::Entropy(EntropyRequest {}))
-            .await
-            .msg
-    else {
-        panic!("no entropy");
-    };
-    let beacon = make_beacon(&beaconer, &entropy, clock.now_ms());
+    let TwoHotspots {
+        oracle,
+        clock,
+        witness,
+        beacon,
+        _dir,
+        ..
+    } = two_hotspots(database_url).await;
     let signed = |k: i32| make_witness(&witness, &beacon, -1000 - k, clock.now_ms());
     const SHARED: usize = 20;
     const OWN: usize = 5;

@@ -82,6 +82,15 @@ fn stored(duplicate: bool, received_ms: u64) -> Stored {
     }
 }
 
+/// Stores `group` by both paths (`fast` the writer's, `slow` one statement per report) and
+/// checks they answer the same; returns the answers.
+async fn same_answers(fast: &Store, slow: &Store, group: &[NewReport], label: &str) -> Vec<Stored> {
+    let answers = fast.insert_reports(group).await.expect("insert");
+    let reference = slow.insert_reports_one_by_one(group).await.expect("insert");
+    assert_eq!(answers, reference, "{label}");
+    answers
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
     let batched = db::test_support::both().await.expect("databases");
@@ -94,14 +103,7 @@ async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
         let name = batched.name;
 
         let group = first_group();
-        let answers = fast.insert_reports(&group).await.expect("insert");
-        assert_eq!(
-            answers,
-            slow.insert_reports_one_by_one(&group)
-                .await
-                .expect("insert"),
-            "{name}: first group"
-        );
+        let answers = same_answers(&fast, &slow, &group, &format!("{name}: first group")).await;
         // Spelled out, so that both paths being wrong the same way fails too.
         assert_eq!(answers.len(), 14, "{name}");
         assert!(
@@ -123,14 +125,7 @@ async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
         );
 
         let group = second_group();
-        let answers = fast.insert_reports(&group).await.expect("insert");
-        assert_eq!(
-            answers,
-            slow.insert_reports_one_by_one(&group)
-                .await
-                .expect("insert"),
-            "{name}: second group"
-        );
+        let answers = same_answers(&fast, &slow, &group, &format!("{name}: second group")).await;
         let later = START_MS + 60_000;
         assert_eq!(
             answers,
@@ -165,14 +160,8 @@ async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
         .into_iter()
         .enumerate()
         {
-            let answers = fast.insert_reports(&group).await.expect("insert");
-            assert_eq!(
-                answers,
-                slow.insert_reports_one_by_one(&group)
-                    .await
-                    .expect("insert"),
-                "{name}: call {call} after the second group"
-            );
+            let label = format!("{name}: call {call} after the second group");
+            same_answers(&fast, &slow, &group, &label).await;
         }
         let answers = fast
             .insert_reports(&[report(ReportKind::Witness, 52, later + 9)])

@@ -209,18 +209,24 @@ fn small_order_keys_would_verify_without_the_key_check() {
     assert!(key.verify(&sig, &case.msg).is_ok());
 }
 
+/// `case` queued among `good` signatures (after the first ten), and its index.
+fn among(good: &[Case], case: &Case) -> (BatchVerifier, usize) {
+    let mut batch = BatchVerifier::with_capacity(good.len() + 1);
+    for g in &good[..10] {
+        batch.queue(&g.key, &g.sig, &g.msg);
+    }
+    let at = batch.queue(&case.key, &case.sig, &case.msg);
+    for g in &good[10..] {
+        batch.queue(&g.key, &g.sig, &g.msg);
+    }
+    (batch, at)
+}
+
 #[test]
 fn each_case_gets_the_same_result_alone_and_among_good_signatures() {
     let good: Vec<Case> = (20..40u8).map(|s| honest(s, &[s; 80])).collect();
     for (case, expected) in all_cases() {
-        let mut batch = BatchVerifier::with_capacity(good.len() + 1);
-        for g in &good[..10] {
-            batch.queue(&g.key, &g.sig, &g.msg);
-        }
-        let at = batch.queue(&case.key, &case.sig, &case.msg);
-        for g in &good[10..] {
-            batch.queue(&g.key, &g.sig, &g.msg);
-        }
+        let (batch, at) = among(&good, &case);
         let out = batch.verify();
         for (i, result) in out.results.iter().enumerate() {
             let want = if i == at { &expected } else { &Ok(()) };
@@ -302,14 +308,7 @@ fn keys_decoded_before_give_the_same_results_and_only_proven_keys_are_kept() {
     // Twice over each case: first with only some keys held, then with every good one held.
     for round in 0..2 {
         for (case, expected) in all_cases() {
-            let mut batch = BatchVerifier::with_capacity(good.len() + 1);
-            for g in &good[..10] {
-                batch.queue(&g.key, &g.sig, &g.msg);
-            }
-            let at = batch.queue(&case.key, &case.sig, &case.msg);
-            for g in &good[10..] {
-                batch.queue(&g.key, &g.sig, &g.msg);
-            }
+            let (batch, at) = among(&good, &case);
             let before = cache.len();
             let out = batch.verify_cached(&cache);
             for (i, result) in out.results.iter().enumerate() {
