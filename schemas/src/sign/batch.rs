@@ -181,20 +181,15 @@ impl BatchVerifier {
             .filter_map(|e| e.as_ref().ok())
             .collect();
         let any_queued = !queued.is_empty();
-        let mut known = match cache {
+        let known = match cache {
             Some(cache) => cache.lookup(queued.iter().map(|q| &q.key)),
             None => HashMap::new(),
         };
-        let held = known.len();
-        let batch_ok = any_queued && equation_holds(&queued, &mut known);
+        let mut decoded = Vec::new();
+        let batch_ok = any_queued && equation_holds(&queued, &known, &mut decoded);
         drop(queued);
-        if let (Some(cache), true) = (cache, batch_ok && known.len() > held) {
-            let decoded = self
-                .entries
-                .iter()
-                .filter_map(|e| e.as_ref().ok())
-                .filter_map(|q| known.remove(&q.key).map(|p| (q.key, p)));
-            cache.insert(decoded.collect());
+        if let (Some(cache), true) = (cache, batch_ok) {
+            cache.insert(decoded);
         }
         let results = self
             .entries
@@ -216,8 +211,12 @@ impl BatchVerifier {
 /// `[8]([-sum(z_i s_i)]B + sum([z_i]R_i) + sum([z_i k_i]A_i)) = 0` with random 128-bit `z_i`,
 /// the `A` terms of one key summed into one. False when an `R` or a key is not a point, an `s`
 /// is not canonical, or no randomness could be had (every item is then checked alone, which
-/// needs none). `points` holds the keys already decoded and receives the ones decoded here.
-fn equation_holds(items: &[&Queued], points: &mut HashMap<[u8; 32], EdwardsPoint>) -> bool {
+/// needs none). `known` holds keys already decoded; the ones decoded here go to `decoded`.
+fn equation_holds(
+    items: &[&Queued],
+    known: &HashMap<[u8; 32], EdwardsPoint>,
+    decoded: &mut Vec<([u8; 32], EdwardsPoint)>,
+) -> bool {
     let Some(mut rng) = Coefficients::from_os() else {
         return false;
     };
@@ -243,11 +242,11 @@ fn equation_holds(items: &[&Queued], points: &mut HashMap<[u8; 32], EdwardsPoint
         let slot = match key_slot.entry(item.key) {
             Entry::Occupied(slot) => *slot.get(),
             Entry::Vacant(slot) => {
-                let point = match points.get(&item.key) {
+                let point = match known.get(&item.key) {
                     Some(point) => *point,
                     None => match CompressedEdwardsY(item.key).decompress() {
                         Some(point) => {
-                            points.insert(item.key, point);
+                            decoded.push((item.key, point));
                             point
                         }
                         None => return false,
