@@ -9,8 +9,8 @@
 //! The equation is the one `ed25519-zebra`'s batch verifier checks, written here so that a
 //! signer's key can be decoded once and kept ([`KeyCache`], [`BatchVerifier::verify_cached`]):
 //! decoding a point is a field exponentiation, and with every signer of a batch different the
-//! keys' decoding was a sixth of ingest's CPU (`pow2k`, with the `R`s' decoding, 15% of the
-//! machine at 51,000 reports/s). Single checks stay `ed25519-zebra`'s.
+//! keys' decoding was about 7% of both cores at 51,000 reports/s of ingest (`pow2k`, with the
+//! `R`s' decoding, 14.6%). Single checks stay `ed25519-zebra`'s.
 
 use super::{SignError, SingleSigned, prepare, signing_bytes};
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
