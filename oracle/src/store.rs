@@ -15,6 +15,7 @@ mod reports;
 mod verdict_rows;
 mod verdicts;
 
+pub use reports::ReportCommits;
 pub use verdicts::{
     BatchProgress, Checkpoint, CommitOrder, CommitTurn, Inserted, PocRow, Progress,
 };
@@ -34,6 +35,29 @@ pub enum StoreError {
     /// either (batches commit in order: `CommitTurn`).
     #[error("an earlier batch of verdicts was not stored")]
     EarlierBatch,
+}
+
+/// PostgreSQL's code for a unique constraint violated.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Why a PostgreSQL write that assumes every row is new (a `COPY`, an `INSERT` without
+/// `ON CONFLICT`) stored nothing.
+enum PgWriteError {
+    /// A row was stored before: its transaction is aborted, and the rows are stored again by
+    /// the path that checks each one.
+    Duplicate,
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for PgWriteError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+                PgWriteError::Duplicate
+            }
+            _ => PgWriteError::Store(StoreError::Sql(e)),
+        }
+    }
 }
 
 /// An onboarded hotspot and its location assertion in force.
@@ -101,6 +125,8 @@ pub struct Store {
     /// SQLite only: one write transaction at a time, in the order asked (see
     /// [`Store::begin_write`]).
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How [`Store::insert_reports`] stored each group (shared by clones).
+    report_paths: Arc<reports::Paths>,
 }
 
 /// A write transaction and, on SQLite, this process's turn to write.
@@ -130,7 +156,11 @@ impl Store {
     pub fn new(db: Db) -> Self {
         let write_lock =
             (db.backend() == db::Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Self { db, write_lock }
+        Self {
+            db,
+            write_lock,
+            report_paths: Arc::default(),
+        }
     }
 
     /// Begins a write transaction. SQLite has one writer at a time and makes the others wait
@@ -242,20 +272,49 @@ impl Store {
     }
 
     /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
-    /// their first receive time and not stored again. New reports go in with statements that
-    /// return what they inserted: arrays on PostgreSQL, multi-row `VALUES` on SQLite (see
+    /// their first receive time and not stored again. On PostgreSQL a group of new reports
+    /// goes in by a plain insert of arrays, and is stored again checking each report if one
+    /// was stored before; on SQLite, by multi-row `VALUES` that return what they inserted (see
     /// `store/reports.rs`).
     pub async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Stored>, StoreError> {
+        let paths = &self.report_paths;
         if let Some(postgres) = self.db.postgres() {
+            if paths.plain(reports) {
+                let mut tx = postgres.begin().await?;
+                match reports::insert_new_pg(&mut tx, reports).await {
+                    Ok(outcomes) => {
+                        tx.commit().await?;
+                        paths.stored_plain();
+                        return Ok(outcomes);
+                    }
+                    Err(PgWriteError::Store(e)) => return Err(e),
+                    Err(PgWriteError::Duplicate) => {
+                        tx.rollback().await?;
+                        paths.redo();
+                        tracing::info!(
+                            reports = reports.len(),
+                            next_checked = reports::CHECKED_AFTER_DUPLICATE,
+                            "a report of the group was stored before: storing the group checking each report, and the next groups too"
+                        );
+                    }
+                }
+            }
             let mut tx = postgres.begin().await?;
             let outcomes = reports::insert_reports_pg(&mut tx, reports).await?;
             tx.commit().await?;
             return Ok(outcomes);
         }
+        paths.checked();
         let (_turn, mut tx) = self.begin_write().await?;
         let outcomes = reports::insert_reports(&mut tx, reports).await?;
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// How [`Store::insert_reports`] stored the groups since this store (or the one it was
+    /// cloned from) was opened.
+    pub fn report_commits(&self) -> ReportCommits {
+        self.report_paths.counts()
     }
 
     /// Stores reports one statement per report (the path before multi-row statements); kept

@@ -178,3 +178,97 @@ async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
         assert_eq!(rows, stored_rows(&slow).await, "{name}: the same rows");
     }
 }
+
+/// `n` new witnesses, numbered from `first`, received from `at_ms` on.
+fn new_witnesses(first: u8, n: u8, at_ms: u64) -> Vec<NewReport> {
+    (first..first + n)
+        .map(|k| report(ReportKind::Witness, k, at_ms + u64::from(k)))
+        .collect()
+}
+
+/// On PostgreSQL, a group of new reports goes in by the plain insert; a group holding a report
+/// twice, or one stored before, is stored checking each report, and so are the groups after
+/// it until `CHECKED_AFTER_DUPLICATE` (64) commits have passed. Every answer and row is the
+/// reference path's either way. SQLite always checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_groups_take_the_plain_insert_and_a_stored_report_the_checking_path() {
+    use oracle::store::ReportCommits;
+    let batched = db::test_support::both().await.expect("databases");
+    let reference = db::test_support::both().await.expect("databases");
+    for (batched, reference) in batched.iter().zip(&reference) {
+        let (fast, slow) = (
+            Store::new(batched.db.clone()),
+            Store::new(reference.db.clone()),
+        );
+        let name = batched.name;
+        let postgres = batched.db.postgres().is_some();
+        let commits = |plain, redone, checked| {
+            if postgres {
+                ReportCommits {
+                    plain,
+                    redone,
+                    checked,
+                }
+            } else {
+                ReportCommits {
+                    plain: 0,
+                    redone: 0,
+                    checked: plain + redone + checked,
+                }
+            }
+        };
+
+        let group = vec![
+            report(ReportKind::Beacon, 1, START_MS),
+            report(ReportKind::Witness, 2, START_MS + 1),
+            report(ReportKind::Witness, 3, START_MS + 2),
+        ];
+        let answers = same_answers(&fast, &slow, &group, name).await;
+        assert!(answers.iter().all(|a| !a.duplicate), "{name}: {answers:?}");
+        assert_eq!(fast.report_commits(), commits(1, 0, 0), "{name}: all new");
+
+        let twice = vec![
+            report(ReportKind::Witness, 4, START_MS + 3),
+            report(ReportKind::Witness, 4, START_MS + 4),
+        ];
+        let answers = same_answers(&fast, &slow, &twice, name).await;
+        assert_eq!(
+            answers,
+            vec![stored(false, START_MS + 3), stored(true, START_MS + 3)],
+            "{name}"
+        );
+        assert_eq!(fast.report_commits(), commits(1, 0, 1), "{name}: twice");
+
+        let mut resent = new_witnesses(10, 3, START_MS + 100);
+        resent.insert(1, report(ReportKind::Beacon, 1, START_MS + 200));
+        let answers = same_answers(&fast, &slow, &resent, name).await;
+        assert_eq!(answers[1], stored(true, START_MS), "{name}: beacon 1 again");
+        assert_eq!(answers.iter().filter(|a| a.duplicate).count(), 1, "{name}");
+        assert_eq!(fast.report_commits(), commits(1, 1, 1), "{name}: resent");
+
+        // The next 64 groups are checked, even though all of theirs are new; then plain again.
+        for n in 0..64u8 {
+            let group = new_witnesses(20 + 3 * n, 3, START_MS + 1_000 + 10 * u64::from(n));
+            let answers = same_answers(&fast, &slow, &group, name).await;
+            assert!(answers.iter().all(|a| !a.duplicate), "{name}: {answers:?}");
+        }
+        assert_eq!(fast.report_commits(), commits(1, 1, 65), "{name}: after");
+        let group = new_witnesses(240, 3, START_MS + 5_000);
+        same_answers(&fast, &slow, &group, name).await;
+        assert_eq!(
+            fast.report_commits(),
+            commits(2, 1, 65),
+            "{name}: plain again"
+        );
+
+        // A clone shares the counts and the path.
+        assert_eq!(fast.clone().report_commits(), fast.report_commits());
+        let rows = stored_rows(&fast).await;
+        assert_eq!(
+            rows.len(),
+            3 + 1 + 3 + 64 * 3 + 3,
+            "{name}: each new report once"
+        );
+        assert_eq!(rows, stored_rows(&slow).await, "{name}: the same rows");
+    }
+}

@@ -6,14 +6,11 @@
 //! verifier never writes, but storage must stay idempotent) fails with `unique_violation`, and
 //! the caller stores it again with the `INSERT ... ON CONFLICT DO NOTHING` path.
 
-use super::StoreError;
+use super::PgWriteError;
 use super::verdicts::{BatchProgress, CommitTurn, Inserted, PocRow, reason_columns, witness_side};
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
 use db::verdict_minute;
 use sqlx::PgConnection;
-
-/// PostgreSQL's code for a unique constraint violated.
-const UNIQUE_VIOLATION: &str = "23505";
 
 /// Rows in PostgreSQL's binary `COPY` format (`COPY ... FROM STDIN (FORMAT binary)`): a header,
 /// then per row the field count and each field as a big-endian length (-1: NULL) and its bytes,
@@ -94,24 +91,6 @@ impl CopyRows {
     }
 }
 
-/// Why [`save_pocs`] did not store the batch.
-pub(super) enum CopyError {
-    /// A verdict of the batch is already stored: store it with `ON CONFLICT DO NOTHING`.
-    Duplicate,
-    Store(StoreError),
-}
-
-impl From<sqlx::Error> for CopyError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
-                CopyError::Duplicate
-            }
-            _ => CopyError::Store(StoreError::Sql(e)),
-        }
-    }
-}
-
 /// Stores the verdicts of `pocs` with two `COPY`s and the progress, in one transaction. The
 /// rows are written at once; the progress (and the commit) wait for `turn`, so batches written
 /// on several connections commit in order. Nothing but the progress row is locked by two
@@ -123,7 +102,7 @@ pub(super) async fn save_pocs(
     progress: &BatchProgress,
     earliest_ms: Option<u64>,
     turn: &mut CommitTurn,
-) -> Result<Inserted, CopyError> {
+) -> Result<Inserted, PgWriteError> {
     let mut tx = pool.begin().await?;
     // A batch waits for the one before it outside PostgreSQL, where no deadlock is detected: a
     // lock held by a later batch (it never should be) ends in an error, not in a wait forever.
@@ -132,15 +111,19 @@ pub(super) async fn save_pocs(
         pocs: copy(&mut tx, POCS_COPY, poc_rows(pocs)).await?,
         witnesses: copy(&mut tx, WITNESSES_COPY, witness_rows(pocs)).await?,
     };
-    turn.wait().await.map_err(CopyError::Store)?;
+    turn.wait().await.map_err(PgWriteError::Store)?;
     super::pg_progress::advance(&mut tx, progress, earliest_ms)
         .await
-        .map_err(CopyError::Store)?;
+        .map_err(PgWriteError::Store)?;
     tx.commit().await?;
     Ok(inserted)
 }
 
-async fn copy(conn: &mut PgConnection, statement: &str, rows: CopyRows) -> Result<u64, CopyError> {
+async fn copy(
+    conn: &mut PgConnection,
+    statement: &str,
+    rows: CopyRows,
+) -> Result<u64, PgWriteError> {
     let (data, expected) = rows.finish();
     if expected == 0 {
         return Ok(0);

@@ -5,7 +5,8 @@
 //! (migration 0009): a report's verdict is one exact lookup (its row gives the minute, key and
 //! id), a range of receive time is a range of minutes.
 
-use super::pg_copy::{self, CopyError};
+use super::PgWriteError;
+use super::pg_copy;
 use super::{ReportKind, Store, StoreError, StoredReport, clamp_ms, id_of, key_of, verdict_rows};
 use crate::trust::Reports;
 use crate::verifier::poc::{PocVerdict, WitnessVerdict};
@@ -233,8 +234,8 @@ impl Store {
         if let Some(pg) = self.db.postgres() {
             match pg_copy::save_pocs(pg, pocs, progress, earliest_effect(pocs), turn).await {
                 Ok(inserted) => return Ok(inserted),
-                Err(CopyError::Store(e)) => return Err(e),
-                Err(CopyError::Duplicate) => {
+                Err(PgWriteError::Store(e)) => return Err(e),
+                Err(PgWriteError::Duplicate) => {
                     tracing::warn!(
                         pocs = pocs.len(),
                         "a verdict of the batch was stored before; storing the rest one by one"
