@@ -173,7 +173,7 @@ pub struct ReportCommits {
     /// path that checks each report.
     pub redone: u64,
     /// By the checking path at once: on SQLite, for a group holding a report twice, and for the
-    /// [`CHECKED_AFTER_DUPLICATE`] commits after a `redone` one.
+    /// 64 commits after a `redone` one.
     pub checked: u64,
 }
 
