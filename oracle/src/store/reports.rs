@@ -16,7 +16,8 @@
 //! and the conflict check was PostgreSQL's largest cost per report. When a report of the group
 //! was stored before, the insert fails, its transaction is rolled back, and the group is
 //! stored again by the checking path, as are the next [`CHECKED_AFTER_DUPLICATE`] groups
-//! ([`Paths`]).
+//! ([`Paths`]). PostgreSQL logs each such failed statement in its own log (`duplicate key value
+//! violates unique constraint`); the oracle logs it at `info`.
 
 use super::bulk::{PG_VALUES_PER_STATEMENT, VALUES_PER_STATEMENT, statement};
 use super::{NewReport, PgWriteError, ReportKind, StoreError, Stored};
