@@ -91,17 +91,27 @@ async fn same_answers(fast: &Store, slow: &Store, group: &[NewReport], label: &s
     answers
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
+/// For each database (SQLite, PostgreSQL), a store for the writer's path and one, on a
+/// database of its own, for the reference path, with the database's name; the databases are
+/// returned too, to outlive the stores.
+async fn store_pairs() -> (
+    Vec<db::test_support::TestDb>,
+    Vec<(Store, Store, &'static str)>,
+) {
     let batched = db::test_support::both().await.expect("databases");
     let reference = db::test_support::both().await.expect("databases");
-    for (batched, reference) in batched.iter().zip(&reference) {
-        let (fast, slow) = (
-            Store::new(batched.db.clone()),
-            Store::new(reference.db.clone()),
-        );
-        let name = batched.name;
+    let pairs = batched
+        .iter()
+        .zip(&reference)
+        .map(|(b, r)| (Store::new(b.db.clone()), Store::new(r.db.clone()), b.name))
+        .collect();
+    (batched.into_iter().chain(reference).collect(), pairs)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_path_stores_and_answers_as_one_statement_per_report() {
+    let (_databases, pairs) = store_pairs().await;
+    for (fast, slow, name) in pairs {
         let group = first_group();
         let answers = same_answers(&fast, &slow, &group, &format!("{name}: first group")).await;
         // Spelled out, so that both paths being wrong the same way fails too.
@@ -193,15 +203,9 @@ fn new_witnesses(first: u8, n: u8, at_ms: u64) -> Vec<NewReport> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_groups_take_the_plain_insert_and_a_stored_report_the_checking_path() {
     use oracle::store::ReportCommits;
-    let batched = db::test_support::both().await.expect("databases");
-    let reference = db::test_support::both().await.expect("databases");
-    for (batched, reference) in batched.iter().zip(&reference) {
-        let (fast, slow) = (
-            Store::new(batched.db.clone()),
-            Store::new(reference.db.clone()),
-        );
-        let name = batched.name;
-        let postgres = batched.db.postgres().is_some();
+    let (_databases, pairs) = store_pairs().await;
+    for (fast, slow, name) in pairs {
+        let postgres = fast.db().postgres().is_some();
         let commits = |plain, redone, checked| {
             if postgres {
                 ReportCommits {
