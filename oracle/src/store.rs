@@ -4,8 +4,9 @@
 use db::Db;
 use schemas::PublicKey;
 use schemas::proto::Entropy;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres, Row};
 use std::sync::Arc;
 
 mod bulk;
@@ -127,7 +128,21 @@ pub struct Store {
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// How [`Store::insert_reports`] stored each group (shared by clones).
     report_paths: Arc<reports::Paths>,
+    /// PostgreSQL only: the connection [`Store::insert_reports`] keeps from one group to the
+    /// next (shared by clones).
+    report_conn: Arc<tokio::sync::Mutex<Option<KeptConnection>>>,
 }
+
+/// A connection kept for the ingest writer, and when it last answered.
+#[derive(Debug)]
+struct KeptConnection {
+    conn: PoolConnection<Postgres>,
+    used: std::time::Instant,
+}
+
+/// A kept connection idle this long is checked (a round trip) before it is used again, as the
+/// pool checks each connection it gives out: the server may have closed it meanwhile.
+const KEPT_IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A write transaction and, on SQLite, this process's turn to write.
 type WriteTx = (
@@ -160,6 +175,7 @@ impl Store {
             db,
             write_lock,
             report_paths: Arc::default(),
+            report_conn: Arc::default(),
         }
     }
 
@@ -273,40 +289,72 @@ impl Store {
 
     /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
     /// their first receive time and not stored again. On PostgreSQL a group of new reports
-    /// goes in by a plain insert of arrays, and is stored again checking each report if one
-    /// was stored before; on SQLite, by multi-row `VALUES` that return what they inserted (see
+    /// goes in by one plain statement of arrays that commits on its own (one round trip), and
+    /// is stored again checking each report if one was stored before; on SQLite, by multi-row `VALUES` that return what they inserted (see
     /// `store/reports.rs`).
+    ///
+    /// On PostgreSQL the groups go over one connection kept from one group to the next: a
+    /// connection taken from the pool is checked with a round trip when taken and another when
+    /// given back, and with both cores busy every round trip waits to be scheduled. The kept
+    /// connection is checked only after [`KEPT_IDLE_CHECK`] idle; a group whose store fails
+    /// gives it up (it may be broken), and the next group takes another.
     pub async fn insert_reports(&self, reports: &[NewReport]) -> Result<Vec<Stored>, StoreError> {
-        let paths = &self.report_paths;
         if let Some(postgres) = self.db.postgres() {
-            if paths.plain(reports) {
-                let mut tx = postgres.begin().await?;
-                match reports::insert_new_pg(&mut tx, reports).await {
-                    Ok(outcomes) => {
-                        tx.commit().await?;
-                        paths.stored_plain();
-                        return Ok(outcomes);
-                    }
-                    Err(PgWriteError::Store(e)) => return Err(e),
-                    Err(PgWriteError::Duplicate) => {
-                        tx.rollback().await?;
-                        paths.redo();
-                        tracing::info!(
-                            reports = reports.len(),
-                            next_checked = reports::CHECKED_AFTER_DUPLICATE,
-                            "a report of the group was stored before: storing the group checking each report, and the next groups too"
-                        );
-                    }
-                }
+            let mut kept = self.report_conn.lock().await;
+            if let Some(idle) = kept.as_mut()
+                && idle.used.elapsed() >= KEPT_IDLE_CHECK
+                && let Err(e) = sqlx::Connection::ping(&mut *idle.conn).await
+            {
+                tracing::info!(error = %e, "the ingest writer's connection was lost; taking another");
+                *kept = None;
             }
-            let mut tx = postgres.begin().await?;
-            let outcomes = reports::insert_reports_pg(&mut tx, reports).await?;
-            tx.commit().await?;
-            return Ok(outcomes);
+            let kept_conn = match kept.as_mut() {
+                Some(kept_conn) => kept_conn,
+                None => kept.insert(KeptConnection {
+                    conn: postgres.acquire().await?,
+                    used: std::time::Instant::now(),
+                }),
+            };
+            let stored = self.insert_reports_pg(&mut kept_conn.conn, reports).await;
+            kept_conn.used = std::time::Instant::now();
+            if stored.is_err() {
+                *kept = None;
+            }
+            return stored;
         }
-        paths.checked();
+        self.report_paths.checked();
         let (_turn, mut tx) = self.begin_write().await?;
         let outcomes = reports::insert_reports(&mut tx, reports).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// [`Store::insert_reports`] on PostgreSQL, over `conn`.
+    async fn insert_reports_pg(
+        &self,
+        conn: &mut PgConnection,
+        reports: &[NewReport],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let paths = &self.report_paths;
+        if paths.plain(reports) {
+            match reports::insert_new_pg(conn, reports).await {
+                Ok(outcomes) => {
+                    paths.stored_plain();
+                    return Ok(outcomes);
+                }
+                Err(PgWriteError::Store(e)) => return Err(e),
+                Err(PgWriteError::Duplicate) => {
+                    paths.redo();
+                    tracing::info!(
+                        reports = reports.len(),
+                        next_checked = reports::CHECKED_AFTER_DUPLICATE,
+                        "a report of the group was stored before: storing the group checking each report, and the next groups too"
+                    );
+                }
+            }
+        }
+        let mut tx = sqlx::Connection::begin(conn).await?;
+        let outcomes = reports::insert_reports_pg(&mut tx, reports).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

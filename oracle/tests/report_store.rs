@@ -276,3 +276,56 @@ async fn new_groups_take_the_plain_insert_and_a_stored_report_the_checking_path(
         assert_eq!(rows, stored_rows(&slow).await, "{name}: the same rows");
     }
 }
+
+/// Closes every connection to `store`'s PostgreSQL database but the one asking; how many.
+async fn close_other_connections(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("terminate")
+    .get(0)
+}
+
+/// On PostgreSQL the writer keeps its connection from one group to the next. When the server
+/// closes it, nothing is lost or stored twice: after a second idle, the connection is checked
+/// before it is used and replaced; a group sent at once may fail (its client retries it, as
+/// after any failed commit), and the group after it goes over a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_kept_connection_is_replaced_when_the_server_closes_it() {
+    let (_databases, pairs) = store_pairs().await;
+    let (store, _, name) = pairs
+        .into_iter()
+        .find(|(store, _, _)| store.db().postgres().is_some())
+        .expect("a PostgreSQL store");
+    let pool = store.db().postgres().expect("postgres").clone();
+    let all_new = |answers: &[Stored], group: &[NewReport]| {
+        let expected: Vec<Stored> = group.iter().map(|r| stored(false, r.received_ms)).collect();
+        assert_eq!(answers, expected, "{name}");
+    };
+
+    let first = new_witnesses(1, 3, START_MS);
+    all_new(&store.insert_reports(&first).await.expect("first"), &first);
+    assert!(close_other_connections(&pool).await >= 1, "the writer's");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let second = new_witnesses(10, 3, START_MS + 100);
+    let answers = store.insert_reports(&second).await;
+    all_new(&answers.expect("checked after a second idle"), &second);
+
+    assert!(close_other_connections(&pool).await >= 1, "the writer's");
+    let third = new_witnesses(20, 3, START_MS + 200);
+    let answers = match store.insert_reports(&third).await {
+        Ok(answers) => answers,
+        Err(_) => store
+            .insert_reports(&third)
+            .await
+            .expect("a new connection"),
+    };
+    all_new(&answers, &third);
+
+    let rows = stored_rows(&store).await;
+    assert_eq!(rows.len(), 9, "{name}: each report once");
+}

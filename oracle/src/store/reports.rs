@@ -11,11 +11,12 @@
 //! per group (a `VALUES` list of 800 rows is 4,000 parameters to parse, bind through `Any` and
 //! plan each time).
 //!
-//! On PostgreSQL a group is first stored by a plain insert of the same arrays, without
-//! `ON CONFLICT` and without `RETURNING` ([`insert_new_pg`]): nearly every group is all new,
-//! and the conflict check was PostgreSQL's largest cost per report. When a report of the group
-//! was stored before, the insert fails, its transaction is rolled back, and the group is
-//! stored again by the checking path, as are the next [`CHECKED_AFTER_DUPLICATE`] groups
+//! On PostgreSQL a group is first stored by a plain insert of the same arrays, both kinds in
+//! one statement that commits on its own, without `ON CONFLICT` and without `RETURNING`
+//! ([`insert_new_pg`]): nearly every group is all new, and the conflict check was
+//! PostgreSQL's largest cost per report. When a report of the group was stored before, the
+//! statement fails and stores nothing, and the group is stored again by the checking path (in
+//! a transaction), as are the next [`CHECKED_AFTER_DUPLICATE`] groups
 //! ([`Paths`]). PostgreSQL logs each such failed statement in its own log (`duplicate key value
 //! violates unique constraint`); the oracle logs it at `info`.
 
@@ -96,7 +97,7 @@ pub(super) async fn insert_reports_pg(
             continue;
         }
         let rows: Vec<&NewReport> = of_kind.iter().map(|&i| &reports[i]).collect();
-        let inserted = unnest_rows(unnest_insert(kind, Check::OnConflict), &rows)
+        let inserted = unnest_rows(unnest_insert(kind), &rows)
             .fetch_all(&mut *tx)
             .await?;
         let mut new = HashSet::with_capacity(inserted.len());
@@ -126,24 +127,29 @@ pub(super) async fn insert_reports_pg(
 }
 
 /// [`insert_reports_pg`] for a group whose reports are all new, as they nearly always are:
-/// each kind's reports in one plain `INSERT .. SELECT FROM UNNEST(arrays)`. Without
-/// `ON CONFLICT`, PostgreSQL checks each key where it inserts it instead of first searching the
-/// index for it (`ExecCheckIndexConstraints`: 7.9% of both cores at full ingest, more than the
-/// index inserts themselves), and without `RETURNING` no id comes back. The ids must be
-/// distinct ([`all_distinct`]); a report stored before fails the statement with
-/// [`PgWriteError::Duplicate`] and aborts `tx`.
+/// both kinds' reports in one plain statement ([`INSERT_NEW`]), run on its own so it commits
+/// by itself. Without `ON CONFLICT`, PostgreSQL checks each key where it inserts it instead of
+/// first searching the index for it (`ExecCheckIndexConstraints`: 7.9% of both cores at full
+/// ingest, more than the index inserts themselves), and without `RETURNING` no id comes back.
+/// One statement and no `BEGIN` or `COMMIT` is one round trip to the server instead of four:
+/// with both cores busy, each round trip waits for the writer and the server's process to be
+/// scheduled. The ids must be distinct ([`all_distinct`]); a report stored before fails the
+/// statement with [`PgWriteError::Duplicate`], and nothing of the group is stored.
 pub(super) async fn insert_new_pg(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     reports: &[NewReport],
 ) -> Result<Vec<Stored>, PgWriteError> {
-    for kind in [ReportKind::Beacon, ReportKind::Witness] {
-        let rows: Vec<&NewReport> = reports.iter().filter(|r| r.kind == kind).collect();
-        if !rows.is_empty() {
-            unnest_rows(unnest_insert(kind, Check::None), &rows)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    let beacons: Vec<&NewReport> = reports
+        .iter()
+        .filter(|r| r.kind == ReportKind::Beacon)
+        .collect();
+    let witnesses: Vec<&NewReport> = reports
+        .iter()
+        .filter(|r| r.kind == ReportKind::Witness)
+        .collect();
+    bind_rows(bind_rows(sqlx::query(INSERT_NEW), &beacons), &witnesses)
+        .execute(&mut *conn)
+        .await?;
     Ok(reports
         .iter()
         .map(|r| Stored {
@@ -152,6 +158,15 @@ pub(super) async fn insert_new_pg(
         })
         .collect())
 }
+
+/// Both kinds of new reports in one statement: beacons as `$1`-`$5`, witnesses as `$6`-`$10`
+/// (the columns of [`bind_rows`]). A data-modifying `WITH` runs to completion whether or not
+/// the statement reads it, and a statement is atomic: a key met twice stores neither kind.
+const INSERT_NEW: &str = "WITH beacons AS (\
+     INSERT INTO beacon_reports (id, hotspot_key, data, received_ms, message) \
+     SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[])) \
+     INSERT INTO witness_reports (id, hotspot_key, data, received_ms, message) \
+     SELECT * FROM UNNEST($6::bytea[], $7::bytea[], $8::bytea[], $9::int8[], $10::bytea[])";
 
 /// No two reports of `reports` have the same id.
 pub(super) fn all_distinct(reports: &[NewReport]) -> bool {
@@ -225,19 +240,21 @@ impl Paths {
     }
 }
 
-/// Whether an insert of reports skips those stored before.
-#[derive(Clone, Copy)]
-enum Check {
-    OnConflict,
-    None,
-}
-
-/// The five columns of `rows` bound as arrays to `sql` (an [`unnest_insert`]).
+/// The five columns of `rows` bound as arrays to `sql` (an [`unnest_insert`], for one kind).
 fn unnest_rows<'q>(
     sql: &'static str,
     rows: &[&'q NewReport],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    sqlx::query(sql)
+    bind_rows(sqlx::query(sql), rows)
+}
+
+/// `query` with the five columns of `rows` bound as its next five arrays: ids, hotspot keys,
+/// payloads, receive times, signed bytes.
+fn bind_rows<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    rows: &[&'q NewReport],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
         .bind(rows.iter().map(|r| &r.id[..]).collect::<Vec<_>>())
         .bind(
             rows.iter()
@@ -257,28 +274,23 @@ fn unnest_rows<'q>(
         )
 }
 
-macro_rules! unnest_insert {
-    ($table:literal, $check:literal) => {
-        concat!(
-            "INSERT INTO ",
-            $table,
-            " (id, hotspot_key, data, received_ms, message) \
-             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[])",
-            $check
-        )
-    };
-}
-
-fn unnest_insert(kind: ReportKind, check: Check) -> &'static str {
-    match (kind, check) {
-        (ReportKind::Beacon, Check::OnConflict) => {
-            unnest_insert!("beacon_reports", " ON CONFLICT DO NOTHING RETURNING id")
-        }
-        (ReportKind::Beacon, Check::None) => unnest_insert!("beacon_reports", ""),
-        (ReportKind::Witness, Check::OnConflict) => {
-            unnest_insert!("witness_reports", " ON CONFLICT DO NOTHING RETURNING id")
-        }
-        (ReportKind::Witness, Check::None) => unnest_insert!("witness_reports", ""),
+/// Each kind's reports from the arrays of [`bind_rows`], skipping those stored before; the
+/// ids stored now come back.
+fn unnest_insert(kind: ReportKind) -> &'static str {
+    macro_rules! unnest_insert {
+        ($table:literal) => {
+            concat!(
+                "INSERT INTO ",
+                $table,
+                " (id, hotspot_key, data, received_ms, message) \
+                 SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[]) \
+                 ON CONFLICT DO NOTHING RETURNING id"
+            )
+        };
+    }
+    match kind {
+        ReportKind::Beacon => unnest_insert!("beacon_reports"),
+        ReportKind::Witness => unnest_insert!("witness_reports"),
     }
 }
 
