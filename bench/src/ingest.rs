@@ -323,7 +323,7 @@ pub async fn run(
             let batch = network.assertions(part..(part + 5_000).min(network.hotspots.len()));
             store.save_assertions(&batch).await?;
         }
-        store.db().close().await;
+        store.close().await;
     }
     let settings = oracle::settings::Settings {
         data_dir: data_dir.to_path_buf(),
@@ -363,7 +363,7 @@ pub async fn run(
     node.shutdown().await;
     let store = oracle::store::Store::new(db::Db::connect(url).await?);
     let stored = count_reports(&store).await?;
-    store.db().close().await;
+    store.close().await;
     Ok(IngestResult {
         hotspots: network.hotspots.len() as u64,
         reports: config.reports,

@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
             let network = bench::day::Network::build(bench::day::DayConfig { scale, seed }, &real)?;
             let store = oracle::store::Store::new(db::Db::connect(&database_url).await?);
             let stats = bench::load::load(&network, &store).await?;
-            store.db().close().await;
+            store.close().await;
             println!("{}", serde_json::to_string(&stats)?);
         }
     }

@@ -264,7 +264,7 @@ async fn day(
     eprintln!("  {}: loading", scratch.backend);
     let store = oracle::store::Store::new(db::Db::connect(&scratch.url).await?);
     let load = crate::load::load(network, &store).await?;
-    store.db().close().await;
+    store.close().await;
     eprintln!("  {}: verifying (separate process)", scratch.backend);
     let output = subprocess(&[
         "verify-day".into(),

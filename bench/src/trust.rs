@@ -89,7 +89,7 @@ pub async fn trust_run(
     // As the verifier's window does at the end of each refresh step.
     evidence.settle();
     let read_s = start.elapsed().as_secs_f64();
-    store.db().close().await;
+    store.close().await;
     let evidence_anon_bytes = proc_status_bytes("RssAnon:");
     eprintln!(
         "  evidence: {} edges, {reports} reports ({read_s:.1} s), the process's own memory {} MiB",

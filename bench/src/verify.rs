@@ -152,7 +152,7 @@ pub async fn verify_until(
     .with_checkpoint_every(checkpoint_every_ms)
     .catch_up()
     .await?;
-    store.db().close().await;
+    store.close().await;
     Ok(stats)
 }
 
@@ -263,7 +263,7 @@ async fn verify(
     let peak_rss_bytes = peak_rss_bytes();
     let stats = *stats.borrow();
     let verdict_digest = verdict_digest(&store).await?;
-    store.db().close().await;
+    store.close().await;
     Ok(VerifyStats {
         wall_s,
         peak_rss_bytes,

@@ -165,7 +165,7 @@ impl Oracle {
                 let _ = task.await;
             }
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.store.db().close())
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.store.close())
             .await
             .is_err()
         {

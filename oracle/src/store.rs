@@ -5,8 +5,7 @@ use db::Db;
 use schemas::PublicKey;
 use schemas::proto::Entropy;
 use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::{PgConnection, Row};
 use std::sync::Arc;
 
 mod bulk;
@@ -133,10 +132,11 @@ pub struct Store {
     report_conn: Arc<tokio::sync::Mutex<Option<KeptConnection>>>,
 }
 
-/// A connection kept for the ingest writer, and when it last answered.
+/// A connection kept for the ingest writer, and when it last answered. It is taken out of the
+/// pool (detached), so closing the pool does not wait for it; [`Store::close`] closes it.
 #[derive(Debug)]
 struct KeptConnection {
-    conn: PoolConnection<Postgres>,
+    conn: PgConnection,
     used: std::time::Instant,
 }
 
@@ -303,7 +303,7 @@ impl Store {
             let mut kept = self.report_conn.lock().await;
             if let Some(idle) = kept.as_mut()
                 && idle.used.elapsed() >= KEPT_IDLE_CHECK
-                && let Err(e) = sqlx::Connection::ping(&mut *idle.conn).await
+                && let Err(e) = sqlx::Connection::ping(&mut idle.conn).await
             {
                 tracing::info!(error = %e, "the ingest writer's connection was lost; taking another");
                 *kept = None;
@@ -311,7 +311,7 @@ impl Store {
             let kept_conn = match kept.as_mut() {
                 Some(kept_conn) => kept_conn,
                 None => kept.insert(KeptConnection {
-                    conn: postgres.acquire().await?,
+                    conn: postgres.acquire().await?.detach(),
                     used: std::time::Instant::now(),
                 }),
             };
@@ -357,6 +357,17 @@ impl Store {
         let outcomes = reports::insert_reports_pg(&mut tx, reports).await?;
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Closes the database: the ingest writer's kept connection, then the pools, which wait
+    /// for their connections in use.
+    pub async fn close(&self) {
+        if let Some(kept) = self.report_conn.lock().await.take()
+            && let Err(e) = sqlx::Connection::close(kept.conn).await
+        {
+            tracing::debug!(error = %e, "closing the ingest writer's connection");
+        }
+        self.db.close().await;
     }
 
     /// How [`Store::insert_reports`] stored the groups since this store (or the one it was

@@ -328,4 +328,10 @@ async fn the_writers_kept_connection_is_replaced_when_the_server_closes_it() {
 
     let rows = stored_rows(&store).await;
     assert_eq!(rows.len(), 9, "{name}: each report once");
+
+    // Closing the store closes the kept connection too: the pool's close, which waits for
+    // every connection it gave out, does not wait for it forever.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), store.close()).await;
+    assert!(closed.is_ok(), "{name}: the store closed");
+    assert!(pool.is_closed(), "{name}");
 }
