@@ -290,8 +290,8 @@ impl Store {
     /// Stores reports in one transaction; exact resubmissions are reported as duplicates with
     /// their first receive time and not stored again. On PostgreSQL a group of new reports
     /// goes in by one plain statement of arrays that commits on its own (one round trip), and
-    /// is stored again checking each report if one was stored before; on SQLite, by multi-row `VALUES` that return what they inserted (see
-    /// `store/reports.rs`).
+    /// is stored again checking each report if one was stored before; on SQLite, by multi-row
+    /// `VALUES` that return what they inserted (see `store/reports.rs`).
     ///
     /// On PostgreSQL the groups go over one connection kept from one group to the next: a
     /// connection taken from the pool is checked with a round trip when taken and another when
