@@ -97,7 +97,7 @@ pub(super) async fn insert_reports_pg(
             continue;
         }
         let rows: Vec<&NewReport> = of_kind.iter().map(|&i| &reports[i]).collect();
-        let inserted = unnest_rows(unnest_insert(kind), &rows)
+        let inserted = bind_rows(sqlx::query(unnest_insert(kind)), &rows)
             .fetch_all(&mut *tx)
             .await?;
         let mut new = HashSet::with_capacity(inserted.len());
@@ -238,14 +238,6 @@ impl Paths {
             checked: self.checked.load(Ordering::Relaxed),
         }
     }
-}
-
-/// The five columns of `rows` bound as arrays to `sql` (an [`unnest_insert`], for one kind).
-fn unnest_rows<'q>(
-    sql: &'static str,
-    rows: &[&'q NewReport],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    bind_rows(sqlx::query(sql), rows)
 }
 
 /// `query` with the five columns of `rows` bound as its next five arrays: ids, hotspot keys,
